@@ -1,0 +1,111 @@
+"""Evaluation: inventory + rule set + a fixed day -> findings per server.
+
+Pure: no clock, no I/O, no printing. Every server of the inventory comes out in the report, unreachable ones
+included; servers are ordered worst first, then by name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from . import __version__
+from .builds import ResolvedBuild, parse_build
+from .conditions import KINDS, Context, Outcome, eems_state
+from .errors import BuildParseError
+from .model import (
+    BuildInfo,
+    Finding,
+    Inventory,
+    Report,
+    RunInfo,
+    ServerRecord,
+    ServerReport,
+    Severity,
+    Verdict,
+)
+from .ruleset import Rule, RuleSet
+
+
+class _Facts(dict):  # type: ignore[type-arg]
+    """Message facts; a fact a kind did not provide renders as '?' instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def resolve_server_build(server: ServerRecord, ruleset: RuleSet) -> tuple[ResolvedBuild | None, str | None]:
+    text = server.build_string
+    if not text:
+        return None, None
+    try:
+        return ruleset.catalogue.resolve(parse_build(text)), None
+    except BuildParseError as exc:
+        return None, str(exc)
+
+
+def _build_info(server: ServerRecord, build: ResolvedBuild | None, error: str | None, today: dt.date) -> BuildInfo:
+    if build is None:
+        return BuildInfo(text=server.build_string, source=server.build_source, number=None,
+                         name="Unusable build value" if error else "Build not collected", product=None, cu=None,
+                         update=None, released=None, age_days=None, precision="none",
+                         status="unparseable" if error else "missing")
+    entry = build.released
+    return BuildInfo(
+        text=server.build_string, source=server.build_source, number=build.number, name=build.name,
+        product=build.product.name if build.product else None,
+        cu=build.branch.cu if build.branch else None,
+        update=build.entry.update if build.entry is not None and build.resolution.value == "exact" else None,
+        released=entry.released_text if entry else None, age_days=build.age_days(today),
+        precision=build.parsed.precision.value, status=build.resolution.value)
+
+
+def _finding(rule: Rule, outcome: Outcome, facts: Mapping[str, str]) -> Finding:
+    merged = _Facts(facts)
+    merged.update(outcome.facts)
+    if outcome.verdict is Verdict.FAIL:
+        severity = outcome.severity or rule.severity
+        message = rule.message.format_map(merged).strip()
+    elif outcome.verdict is Verdict.UNKNOWN:
+        severity = rule.unknown_severity
+        message = f"Cannot decide: {outcome.reason}."
+    elif outcome.verdict is Verdict.PASS:
+        severity = Severity.OK
+        message = f"Passed: {outcome.reason}." if outcome.reason else "Passed."
+    else:
+        severity = Severity.OK
+        message = f"Not applicable: {outcome.reason}."
+    remediation = None
+    if rule.remediation is not None and outcome.verdict in (Verdict.FAIL, Verdict.UNKNOWN):
+        remediation = type(rule.remediation)(rule.remediation.text.format_map(merged), rule.remediation.url)
+    return Finding(rule_id=rule.id, title=rule.title, category=rule.category, verdict=outcome.verdict,
+                   severity=severity, message=message, evidence=outcome.evidence, remediation=remediation,
+                   overview=rule.overview)
+
+
+def evaluate_server(server: ServerRecord, inventory: Inventory, ruleset: RuleSet, today: dt.date) -> ServerReport:
+    build, error = resolve_server_build(server, ruleset)
+    ctx = Context(server=server, org=inventory.org, build=build, build_error=error, catalogue=ruleset.catalogue,
+                  esu_periods=ruleset.esu_periods, as_of=ruleset.as_of, today=today)
+    facts = {
+        "server": server.name,
+        "build": build.number if build else (server.build_string or "unknown"),
+        "build_name": build.name if build else "an unknown build",
+        "product_name": build.product.name if build and build.product else "The product",
+        "branch_name": build.branch.name if build and build.branch else "its CU line",
+        "as_of": ruleset.as_of.isoformat(),
+    }
+    findings = tuple(_finding(rule, KINDS[rule.kind].judge(ctx, rule.params), facts)
+                     for rule in ruleset.active_rules)
+    return ServerReport(server=server, build=_build_info(server, build, error, today), findings=findings,
+                        eems_state=eems_state(ctx))
+
+
+def evaluate(inventory: Inventory, ruleset: RuleSet, *, today: dt.date, generated_at: dt.datetime) -> Report:
+    """Judge every server of `inventory` by every active rule, as of `today`."""
+    reports = [evaluate_server(s, inventory, ruleset, today) for s in inventory.servers]
+    reports.sort(key=lambda r: (-r.worst.rank, r.server.name.lower()))
+    run = RunInfo(tool_version=__version__, rules_version=ruleset.rules_version,
+                  rules_as_of=ruleset.as_of.isoformat(), evaluated_on=today, generated_at=generated_at,
+                  overview_rules=tuple((r.id, r.overview) for r in ruleset.active_rules if r.overview))
+    return Report(run=run, inventory=inventory, servers=tuple(reports))
