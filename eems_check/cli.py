@@ -1,0 +1,284 @@
+"""The command line: parses arguments, wires the stages together, prints, and chooses the exit code.
+
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 bad usage or input; 3 the run failed;
+4 the report was written but could not be mailed. Errors print as one line (a traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .builds import parse_build
+from .conditions import KINDS
+from .errors import EemsCheckError, InputError
+from .evaluate import evaluate, evaluate_server
+from .inventory import read_inventory
+from .model import BuildSource, Inventory, OrgInfo, Report, ServerRecord, Severity, Verdict
+from .outputs import OutputPlan, write_reports
+from .render import Format
+from .ruleset import RuleSet, load_ruleset, validate_file
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUN = 0, 1, 2, 3
+FAIL_ON = {"critical": Severity.CRITICAL, "error": Severity.ERROR, "warning": Severity.WARNING,
+           "info": Severity.INFO}
+BUILD_KINDS = ("eems_min_update", "eems_available", "product_support", "branch_serviced", "latest_update",
+               "build_known", "build_precision")
+log = logging.getLogger("eems_check")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InputError(f"{self.prog}: {message}")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    p.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+
+def _add_rules(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rules", type=Path, action="append", default=[], metavar="FILE",
+                   help="extra rules file merged over the bundled rules (repeatable)")
+
+
+def _add_outputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--html", type=Path, metavar="FILE", help="write the HTML report here")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write the CSV report here")
+    p.add_argument("-o", "--output-dir", type=Path, metavar="DIR",
+                   help="write all three reports here with timestamped names (default when no file is named: .)")
+    p.add_argument("--today", type=_date, metavar="YYYY-MM-DD", help="evaluate as of this day (default: today)")
+    p.add_argument("--fail-on", choices=[*FAIL_ON, "never"], default="error",
+                   help="exit 1 when a server has a finding at or above this severity (default: error)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="eems-check", description="Find the Exchange servers that the Emergency Mitigation "
+                                                    "Service can no longer protect, and what to patch first.")
+    parser.add_argument("--version", action="version", version=f"eems-check {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("evaluate", help="evaluate a saved inventory and write the reports")
+    p.add_argument("inventory", type=Path, help="inventory JSON (from scan --save-inventory or "
+                                                "Export-EemsInventory.ps1)")
+    _add_rules(p)
+    _add_outputs(p)
+    _add_common(p)
+
+    p = sub.add_parser("demo", help="evaluate the bundled sample organisation and write the reports")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("eems-report-demo"), metavar="DIR")
+    p.add_argument("--today", type=_date, metavar="YYYY-MM-DD", help="evaluate as of this day (default: today)")
+    _add_rules(p)
+    _add_common(p)
+
+    p = sub.add_parser("build", help="explain Exchange build numbers in any spelling")
+    p.add_argument("builds", nargs="+", metavar="BUILD", help="e.g. 15.2.1118.26, 15.02.1118.026 or "
+                                                              "'Version 15.2 (Build 1118.7)'")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--today", type=_date, metavar="YYYY-MM-DD")
+    _add_rules(p)
+    _add_common(p)
+
+    rules = sub.add_parser("rules", help="show or validate rule sets")
+    rsub = rules.add_subparsers(dest="rules_command", required=True, parser_class=_Parser)
+    p = rsub.add_parser("validate", help="check a rules file (alone and merged over the bundled rules)")
+    p.add_argument("file", type=Path)
+    _add_common(p)
+    p = rsub.add_parser("show", help="print the rule set in force")
+    _add_rules(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--kinds", action="store_true", help="list the condition kinds and their parameters")
+    _add_common(p)
+    return parser
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="eems-check: %(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def _exit_for(report: Report, fail_on: str) -> int:
+    if fail_on == "never":
+        return EXIT_OK
+    threshold = FAIL_ON[fail_on]
+    return EXIT_FINDINGS if report.worst.rank >= threshold.rank else EXIT_OK
+
+
+def _summary_lines(report: Report) -> list[str]:
+    lines = [f"{report.inventory.org.name}: {len(report.servers)} server(s); worst {report.worst.word}"]
+    for rule_id, label in report.run.overview_rules:
+        fails = [s.server.name for s in report.servers
+                 if (f := s.finding(rule_id)) is not None and f.verdict is Verdict.FAIL]
+        if fails:
+            shown = ", ".join(fails[:8]) + (f" and {len(fails) - 8} more" if len(fails) > 8 else "")
+            lines.append(f"  {label}: {len(fails)} fail ({shown})")
+    return lines
+
+
+def _report_and_exit(args: argparse.Namespace, inventory: Inventory, ruleset: RuleSet, plan_dir: Path | None,
+                     html: Path | None = None, json_path: Path | None = None, csv: Path | None = None) -> int:
+    now = _now()
+    today = args.today or now.date()
+    report = evaluate(inventory, ruleset, today=today, generated_at=now)
+    plan = OutputPlan.build(html=html, json=json_path, csv=csv, output_dir=plan_dir, org=inventory.org.name,
+                            stamp=now)
+    written = write_reports(report, plan)
+    for line in _summary_lines(report):
+        _say(args, line)
+    for fmt, path in written.items():
+        _say(args, f"{fmt.value.upper()} report: {path.resolve()}")
+    return _exit_for(report, getattr(args, "fail_on", "error"))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    ruleset = load_ruleset(args.rules)
+    inventory = read_inventory(args.inventory)
+    return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    ruleset = load_ruleset(args.rules)
+    sample = Path(str(resources.files("eems_check") / "data" / "sample-inventory.json"))
+    inventory = read_inventory(sample)
+    _say(args, "Evaluating the bundled sample organisation (no Exchange server needed).")
+    _report_and_exit(args, inventory, ruleset, args.output_dir)
+    return EXIT_OK
+
+
+def explain_build(text: str, ruleset: RuleSet, today: dt.date) -> dict[str, object]:
+    """Everything `eems-check build` says of one build string."""
+    parsed = parse_build(text)
+    resolved = ruleset.catalogue.resolve(parsed)
+    server = ServerRecord(name=text.strip(), exsetup_version=text, admin_display_version=text,
+                          build_source=BuildSource.ADMIN_DISPLAY_VERSION
+                          if parsed.spelling == "admin_display_version" else BuildSource.INPUT)
+    inv = Inventory(org=OrgInfo(name="-", mitigations_enabled=True), servers=(server,))
+    report = evaluate_server(server, inv, ruleset, today)
+    rules = {r.id: r for r in ruleset.active_rules}
+    entry = resolved.released
+    return {
+        "input": text, "build": resolved.number, "long": ".".join(
+            f"{p:02d}" if i == 1 else f"{p:04d}" if i == 2 else f"{p:03d}" if i == 3 else str(p)
+            for i, p in enumerate(parsed.parts)) if len(parsed.parts) == 4 else None,
+        "name": resolved.name, "resolution": resolved.resolution.value, "precision": parsed.precision.value,
+        "product": resolved.product.name if resolved.product else None,
+        "cu": resolved.branch.cu if resolved.branch else None,
+        "released": entry.released_text if entry else None, "age_days": resolved.age_days(today),
+        "rules": [{"id": f.rule_id, "verdict": f.verdict.value, "severity": f.severity.value, "message": f.message}
+                  for f in report.findings if rules[f.rule_id].kind in BUILD_KINDS],
+    }
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    ruleset = load_ruleset(args.rules)
+    today = args.today or _now().date()
+    results, bad = [], 0
+    for text in args.builds:
+        try:
+            results.append(explain_build(text, ruleset, today))
+        except InputError as exc:
+            bad += 1
+            print(f"eems-check: error: {exc}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            age = f", {r['age_days']} days old" if r["age_days"] is not None else ""
+            released = f"released {r['released']}{age}" if r["released"] else "release date unknown"
+            print(f"{r['input']}: {r['name']} [{r['build']}] {released}")
+            for rule in r["rules"]:  # type: ignore[attr-defined]
+                word = rule["verdict"].upper() if rule["verdict"] != "fail" else rule["severity"].upper()
+                print(f"  {word:8} {rule['id']}: {rule['message']}")
+    return EXIT_USAGE if bad else EXIT_OK
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    if args.rules_command == "validate":
+        rs = validate_file(args.file)
+        _say(args, f"{args.file}: valid ({len(rs.rules)} rules, {rs.build_count} builds after merging over the "
+                   f"bundled rules; rules version {rs.rules_version}, as of {rs.as_of})")
+        return EXIT_OK
+    rs = load_ruleset(args.rules)
+    if args.kinds:
+        for name, spec in sorted(KINDS.items()):
+            params = ", ".join(f"{p}{'' if s.required else '?'}: {s.type.__name__}" for p, s in spec.params.items())
+            print(f"{name}({params}) facts: {', '.join(spec.facts) or '-'}")
+        return EXIT_OK
+    latest = [{"line": b.name, "latest": b.latest.label, "build": str(b.latest.version),
+               "released": b.latest.released_text, "verified": b.latest.verified}
+              for b in rs.catalogue.branches if b.serviced_open or (b.serviced_until and b.serviced_until.year >= 2025)]
+    if args.json:
+        print(json.dumps({
+            "rules_version": rs.rules_version, "as_of": rs.as_of.isoformat(), "files": list(rs.files),
+            "builds": rs.build_count, "latest": latest,
+            "rules": [{"id": r.id, "title": r.title, "severity": r.severity.value, "kind": r.kind,
+                       "params": dict(r.params), "enabled": r.enabled, "origin": r.origin} for r in rs.rules],
+        }, indent=2))
+        return EXIT_OK
+    print(f"Rules version {rs.rules_version}, as of {rs.as_of} (builds newer than this are reported, never guessed)")
+    print(f"Files: {', '.join(rs.files)}")
+    print(f"{rs.build_count} builds in {len(rs.catalogue.branches)} CU lines")
+    for item in latest:
+        note = "" if item["verified"] else " (unverified)"
+        print(f"  newest {item['line']}: {item['latest']} {item['build']} released {item['released']}{note}")
+    print("Rules:")
+    for r in rs.rules:
+        state = "" if r.enabled else " (disabled)"
+        print(f"  {r.id:22} {r.severity.value:8} {r.kind:20} {r.title}{state}")
+    return EXIT_OK
+
+
+COMMANDS = {"evaluate": cmd_evaluate, "demo": cmd_demo, "build": cmd_build, "rules": cmd_rules}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        _setup_logging(args)
+        return COMMANDS[args.command](args)
+    except EemsCheckError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"eems-check: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("eems-check: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (e.g. `| head`): not an error of ours
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a traceback
+        if debug:
+            traceback.print_exc()
+        print(f"eems-check: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        return EXIT_RUN

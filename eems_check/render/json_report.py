@@ -1,0 +1,64 @@
+"""The JSON report: a schema-versioned document holding run facts, the inventory and every finding.
+
+It carries everything needed to re-render or mail the report later (`eems-check send REPORT.json`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..inventory import inventory_to_document
+from ..model import Finding, Report, ServerReport
+
+REPORT_SCHEMA = "eems-check/report"
+REPORT_SCHEMA_VERSION = 1
+
+
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "rule_id": f.rule_id, "title": f.title, "category": f.category, "verdict": f.verdict.value,
+        "severity": f.severity.value, "message": f.message, "evidence": list(f.evidence),
+        "remediation": {"text": f.remediation.text, "url": f.remediation.url} if f.remediation else None,
+        "overview": f.overview,
+    }
+
+
+def server_result(s: ServerReport) -> dict[str, Any]:
+    b = s.build
+    return {
+        "server": s.server.name,
+        "worst": s.worst.value,
+        "eems_state": s.eems_state,
+        "build": {"text": b.text, "source": b.source.value if b.source else None, "number": b.number,
+                  "name": b.name, "product": b.product, "cu": b.cu, "update": b.update, "released": b.released,
+                  "age_days": b.age_days, "precision": b.precision, "status": b.status},
+        "findings": [finding_to_dict(f) for f in s.findings],
+    }
+
+
+def report_to_document(report: Report) -> dict[str, Any]:
+    run = report.run
+    return {
+        "schema": REPORT_SCHEMA,
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "run": {
+            "tool_version": run.tool_version, "rules_version": run.rules_version, "rules_as_of": run.rules_as_of,
+            "evaluated_on": run.evaluated_on.isoformat(),
+            "generated_at": run.generated_at.isoformat().replace("+00:00", "Z"),
+            "overview_rules": [{"rule_id": r, "label": label} for r, label in run.overview_rules],
+        },
+        "summary": {
+            "servers": len(report.servers),
+            "worst": report.worst.value,
+            "by_worst_severity": {sev.value: report.count(sev) for sev in sorted(
+                {s.worst for s in report.servers}, key=lambda x: -x.rank)},
+        },
+        "inventory": inventory_to_document(report.inventory),
+        "results": [server_result(s) for s in report.servers],
+    }
+
+
+class JsonRenderer:
+    def render(self, report: Report) -> str:
+        return json.dumps(report_to_document(report), indent=2, ensure_ascii=False) + "\n"
