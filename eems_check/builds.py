@@ -49,7 +49,7 @@ class ParsedBuild:
     @property
     def line_key(self) -> tuple[int, int, int]:
         """(major, minor, build): every update of one CU line shares it."""
-        p = self.parts + (0, 0, 0)
+        p = (*self.parts, 0, 0, 0)
         return (p[0], p[1], p[2])
 
 
@@ -298,13 +298,14 @@ class Catalogue:
             below = [b for b in lines if b.line_key < parsed.line_key]
             above = [b for b in lines if b.line_key > parsed.line_key]
             if not below:
-                return ResolvedBuild(parsed, Resolution.OLDER_THAN_PRODUCT, product, None, None,
-                                     after=above[0].rtm if above else None)
+                return ResolvedBuild(
+                    parsed, Resolution.OLDER_THAN_PRODUCT, product, None, None, after=above[0].rtm if above else None
+                )
             if not above:
-                return ResolvedBuild(parsed, Resolution.NEWER_THAN_RULES, product, None, None,
-                                     before=below[-1].latest)
-            return ResolvedBuild(parsed, Resolution.UNKNOWN_CU, product, None, None,
-                                 before=below[-1].latest, after=above[0].rtm)
+                return ResolvedBuild(parsed, Resolution.NEWER_THAN_RULES, product, None, None, before=below[-1].latest)
+            return ResolvedBuild(
+                parsed, Resolution.UNKNOWN_CU, product, None, None, before=below[-1].latest, after=above[0].rtm
+            )
         if parsed.precision is Precision.CU:
             return ResolvedBuild(parsed, Resolution.CU_ONLY, product, branch, branch.rtm)
         exact = next((b for b in branch.builds if b.version == parsed.version), None)
@@ -314,5 +315,6 @@ class Catalogue:
         after = [b for b in branch.builds if b.version > parsed.version]
         if not after:
             return ResolvedBuild(parsed, Resolution.NEWER_THAN_LINE, product, branch, None, before=before[-1])
-        return ResolvedBuild(parsed, Resolution.BETWEEN, product, branch, None,
-                             before=before[-1] if before else None, after=after[0])
+        return ResolvedBuild(
+            parsed, Resolution.BETWEEN, product, branch, None, before=before[-1] if before else None, after=after[0]
+        )

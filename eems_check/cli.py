@@ -23,14 +23,19 @@ from .evaluate import evaluate, evaluate_server
 from .inventory import read_inventory
 from .model import BuildSource, Inventory, OrgInfo, Report, ServerRecord, Severity, Verdict
 from .outputs import OutputPlan, write_reports
-from .render import Format
 from .ruleset import RuleSet, load_ruleset, validate_file
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUN = 0, 1, 2, 3
-FAIL_ON = {"critical": Severity.CRITICAL, "error": Severity.ERROR, "warning": Severity.WARNING,
-           "info": Severity.INFO}
-BUILD_KINDS = ("eems_min_update", "eems_available", "product_support", "branch_serviced", "latest_update",
-               "build_known", "build_precision")
+FAIL_ON = {"critical": Severity.CRITICAL, "error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+BUILD_KINDS = (
+    "eems_min_update",
+    "eems_available",
+    "product_support",
+    "branch_serviced",
+    "latest_update",
+    "build_known",
+    "build_precision",
+)
 log = logging.getLogger("eems_check")
 
 
@@ -53,30 +58,49 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _add_rules(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rules", type=Path, action="append", default=[], metavar="FILE",
-                   help="extra rules file merged over the bundled rules (repeatable)")
+    p.add_argument(
+        "--rules",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="extra rules file merged over the bundled rules (repeatable)",
+    )
 
 
 def _add_outputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--html", type=Path, metavar="FILE", help="write the HTML report here")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write the CSV report here")
-    p.add_argument("-o", "--output-dir", type=Path, metavar="DIR",
-                   help="write all three reports here with timestamped names (default when no file is named: .)")
+    p.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help="write all three reports here with timestamped names (default when no file is named: .)",
+    )
     p.add_argument("--today", type=_date, metavar="YYYY-MM-DD", help="evaluate as of this day (default: today)")
-    p.add_argument("--fail-on", choices=[*FAIL_ON, "never"], default="error",
-                   help="exit 1 when a server has a finding at or above this severity (default: error)")
+    p.add_argument(
+        "--fail-on",
+        choices=[*FAIL_ON, "never"],
+        default="error",
+        help="exit 1 when a server has a finding at or above this severity (default: error)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="eems-check", description="Find the Exchange servers that the Emergency Mitigation "
-                                                    "Service can no longer protect, and what to patch first.")
+    parser = _Parser(
+        prog="eems-check",
+        description="Find the Exchange servers that the Emergency Mitigation "
+        "Service can no longer protect, and what to patch first.",
+    )
     parser.add_argument("--version", action="version", version=f"eems-check {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("evaluate", help="evaluate a saved inventory and write the reports")
-    p.add_argument("inventory", type=Path, help="inventory JSON (from scan --save-inventory or "
-                                                "Export-EemsInventory.ps1)")
+    p.add_argument(
+        "inventory", type=Path, help="inventory JSON (from scan --save-inventory or Export-EemsInventory.ps1)"
+    )
     _add_rules(p)
     _add_outputs(p)
     _add_common(p)
@@ -88,8 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser("build", help="explain Exchange build numbers in any spelling")
-    p.add_argument("builds", nargs="+", metavar="BUILD", help="e.g. 15.2.1118.26, 15.02.1118.026 or "
-                                                              "'Version 15.2 (Build 1118.7)'")
+    p.add_argument(
+        "builds", nargs="+", metavar="BUILD", help="e.g. 15.2.1118.26, 15.02.1118.026 or 'Version 15.2 (Build 1118.7)'"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--today", type=_date, metavar="YYYY-MM-DD")
     _add_rules(p)
@@ -132,21 +157,28 @@ def _exit_for(report: Report, fail_on: str) -> int:
 def _summary_lines(report: Report) -> list[str]:
     lines = [f"{report.inventory.org.name}: {len(report.servers)} server(s); worst {report.worst.word}"]
     for rule_id, label in report.run.overview_rules:
-        fails = [s.server.name for s in report.servers
-                 if (f := s.finding(rule_id)) is not None and f.verdict is Verdict.FAIL]
+        fails = [
+            s.server.name for s in report.servers if (f := s.finding(rule_id)) is not None and f.verdict is Verdict.FAIL
+        ]
         if fails:
             shown = ", ".join(fails[:8]) + (f" and {len(fails) - 8} more" if len(fails) > 8 else "")
             lines.append(f"  {label}: {len(fails)} fail ({shown})")
     return lines
 
 
-def _report_and_exit(args: argparse.Namespace, inventory: Inventory, ruleset: RuleSet, plan_dir: Path | None,
-                     html: Path | None = None, json_path: Path | None = None, csv: Path | None = None) -> int:
+def _report_and_exit(
+    args: argparse.Namespace,
+    inventory: Inventory,
+    ruleset: RuleSet,
+    plan_dir: Path | None,
+    html: Path | None = None,
+    json_path: Path | None = None,
+    csv: Path | None = None,
+) -> int:
     now = _now()
     today = args.today or now.date()
     report = evaluate(inventory, ruleset, today=today, generated_at=now)
-    plan = OutputPlan.build(html=html, json=json_path, csv=csv, output_dir=plan_dir, org=inventory.org.name,
-                            stamp=now)
+    plan = OutputPlan.build(html=html, json=json_path, csv=csv, output_dir=plan_dir, org=inventory.org.name, stamp=now)
     written = write_reports(report, plan)
     for line in _summary_lines(report):
         _say(args, line)
@@ -176,23 +208,39 @@ def explain_build(text: str, ruleset: RuleSet, today: dt.date) -> dict[str, obje
     """Everything `eems-check build` says of one build string."""
     parsed = parse_build(text)
     resolved = ruleset.catalogue.resolve(parsed)
-    server = ServerRecord(name=text.strip(), exsetup_version=text, admin_display_version=text,
-                          build_source=BuildSource.ADMIN_DISPLAY_VERSION
-                          if parsed.spelling == "admin_display_version" else BuildSource.INPUT)
+    server = ServerRecord(
+        name=text.strip(),
+        exsetup_version=text,
+        admin_display_version=text,
+        build_source=BuildSource.ADMIN_DISPLAY_VERSION
+        if parsed.spelling == "admin_display_version"
+        else BuildSource.INPUT,
+    )
     inv = Inventory(org=OrgInfo(name="-", mitigations_enabled=True), servers=(server,))
     report = evaluate_server(server, inv, ruleset, today)
     rules = {r.id: r for r in ruleset.active_rules}
     entry = resolved.released
     return {
-        "input": text, "build": resolved.number, "long": ".".join(
+        "input": text,
+        "build": resolved.number,
+        "long": ".".join(
             f"{p:02d}" if i == 1 else f"{p:04d}" if i == 2 else f"{p:03d}" if i == 3 else str(p)
-            for i, p in enumerate(parsed.parts)) if len(parsed.parts) == 4 else None,
-        "name": resolved.name, "resolution": resolved.resolution.value, "precision": parsed.precision.value,
+            for i, p in enumerate(parsed.parts)
+        )
+        if len(parsed.parts) == 4
+        else None,
+        "name": resolved.name,
+        "resolution": resolved.resolution.value,
+        "precision": parsed.precision.value,
         "product": resolved.product.name if resolved.product else None,
         "cu": resolved.branch.cu if resolved.branch else None,
-        "released": entry.released_text if entry else None, "age_days": resolved.age_days(today),
-        "rules": [{"id": f.rule_id, "verdict": f.verdict.value, "severity": f.severity.value, "message": f.message}
-                  for f in report.findings if rules[f.rule_id].kind in BUILD_KINDS],
+        "released": entry.released_text if entry else None,
+        "age_days": resolved.age_days(today),
+        "rules": [
+            {"id": f.rule_id, "verdict": f.verdict.value, "severity": f.severity.value, "message": f.message}
+            for f in report.findings
+            if rules[f.rule_id].kind in BUILD_KINDS
+        ],
     }
 
 
@@ -222,8 +270,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_rules(args: argparse.Namespace) -> int:
     if args.rules_command == "validate":
         rs = validate_file(args.file)
-        _say(args, f"{args.file}: valid ({len(rs.rules)} rules, {rs.build_count} builds after merging over the "
-                   f"bundled rules; rules version {rs.rules_version}, as of {rs.as_of})")
+        _say(
+            args,
+            f"{args.file}: valid ({len(rs.rules)} rules, {rs.build_count} builds after merging over the "
+            f"bundled rules; rules version {rs.rules_version}, as of {rs.as_of})",
+        )
         return EXIT_OK
     rs = load_ruleset(args.rules)
     if args.kinds:
@@ -231,16 +282,42 @@ def cmd_rules(args: argparse.Namespace) -> int:
             params = ", ".join(f"{p}{'' if s.required else '?'}: {s.type.__name__}" for p, s in spec.params.items())
             print(f"{name}({params}) facts: {', '.join(spec.facts) or '-'}")
         return EXIT_OK
-    latest = [{"line": b.name, "latest": b.latest.label, "build": str(b.latest.version),
-               "released": b.latest.released_text, "verified": b.latest.verified}
-              for b in rs.catalogue.branches if b.serviced_open or (b.serviced_until and b.serviced_until.year >= 2025)]
+    latest = [
+        {
+            "line": b.name,
+            "latest": b.latest.label,
+            "build": str(b.latest.version),
+            "released": b.latest.released_text,
+            "verified": b.latest.verified,
+        }
+        for b in rs.catalogue.branches
+        if b.serviced_open or (b.serviced_until and b.serviced_until.year >= 2025)
+    ]
     if args.json:
-        print(json.dumps({
-            "rules_version": rs.rules_version, "as_of": rs.as_of.isoformat(), "files": list(rs.files),
-            "builds": rs.build_count, "latest": latest,
-            "rules": [{"id": r.id, "title": r.title, "severity": r.severity.value, "kind": r.kind,
-                       "params": dict(r.params), "enabled": r.enabled, "origin": r.origin} for r in rs.rules],
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "rules_version": rs.rules_version,
+                    "as_of": rs.as_of.isoformat(),
+                    "files": list(rs.files),
+                    "builds": rs.build_count,
+                    "latest": latest,
+                    "rules": [
+                        {
+                            "id": r.id,
+                            "title": r.title,
+                            "severity": r.severity.value,
+                            "kind": r.kind,
+                            "params": dict(r.params),
+                            "enabled": r.enabled,
+                            "origin": r.origin,
+                        }
+                        for r in rs.rules
+                    ],
+                },
+                indent=2,
+            )
+        )
         return EXIT_OK
     print(f"Rules version {rs.rules_version}, as of {rs.as_of} (builds newer than this are reported, never guessed)")
     print(f"Files: {', '.join(rs.files)}")
@@ -276,9 +353,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (e.g. `| head`): not an error of ours
         return EXIT_OK
-    except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a traceback
+    except Exception as exc:
         if debug:
             traceback.print_exc()
-        print(f"eems-check: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-              file=sys.stderr)
+        print(
+            f"eems-check: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
+        )
         return EXIT_RUN

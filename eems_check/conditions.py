@@ -104,7 +104,6 @@ def _no_eems_reason(ctx: Context) -> str | None:
     return None
 
 
-
 def _entry_text(ctx: Context, entry: Any) -> str:
     branch = ctx.branch
     short = branch.product.short_name if branch else entry.product
@@ -122,21 +121,30 @@ def judge_eems_min_update(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     if build is None:
         return Outcome(Verdict.UNKNOWN, {**base, "minimum": "unknown"}, reason="the build is not known")
     if branch is None:
-        return Outcome(Verdict.UNKNOWN, {**base, "minimum": "unknown"},
-                       reason=f"{build.number} is not a CU in the rules (as of {ctx.as_of}); no guess is made")
+        return Outcome(
+            Verdict.UNKNOWN,
+            {**base, "minimum": "unknown"},
+            reason=f"{build.number} is not a CU in the rules (as of {ctx.as_of}); no guess is made",
+        )
     minimum = branch.first_released_on_or_after(since)
     if minimum is None:
         text = f"none: no update of {branch.name} is that new, a newer CU is needed"
-        return Outcome(Verdict.FAIL, {**base, "minimum": text},
-                       evidence=(f"newest update of {branch.name}: {_entry_text(ctx, branch.latest)}, "
-                                 f"released {branch.latest.released_text}",))
+        return Outcome(
+            Verdict.FAIL,
+            {**base, "minimum": text},
+            evidence=(
+                f"newest update of {branch.name}: {_entry_text(ctx, branch.latest)}, "
+                f"released {branch.latest.released_text}",
+            ),
+        )
     minimum_text = _entry_text(ctx, minimum)
     facts = {**base, "minimum": minimum_text}
     if build.parsed.precision is Precision.CU:
         if minimum is branch.rtm:
             return Outcome(Verdict.PASS, facts, reason=f"every build of {branch.name} meets it")
-        return Outcome(Verdict.UNKNOWN, facts,
-                       reason=f"only the CU is known; builds of {branch.name} pass from {minimum_text}")
+        return Outcome(
+            Verdict.UNKNOWN, facts, reason=f"only the CU is known; builds of {branch.name} pass from {minimum_text}"
+        )
     if build.parsed.version >= minimum.version:
         return Outcome(Verdict.PASS, facts, reason=f"at or above {minimum_text}")
     return Outcome(Verdict.FAIL, facts)
@@ -175,12 +183,18 @@ def judge_product_support(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     esu = ctx.esu_for(branch) if branch else None
     if esu is not None:
         severity = Severity(params.get("esu_severity", "warning"))
-        return Outcome(Verdict.FAIL,
-                       {"support_state": f"passed the end of support on {end.isoformat()}; {branch.name if branch else ''} "
-                        f"receives security updates only through paid {esu.name} (until {esu.end.isoformat()})"},
-                       severity=severity)
-    return Outcome(Verdict.FAIL, {"support_state": f"reached the end of support on {end.isoformat()} and "
-                                                   "receives no more security updates"})
+        return Outcome(
+            Verdict.FAIL,
+            {
+                "support_state": f"passed the end of support on {end.isoformat()}; {branch.name if branch else ''} "
+                f"receives security updates only through paid {esu.name} (until {esu.end.isoformat()})"
+            },
+            severity=severity,
+        )
+    return Outcome(
+        Verdict.FAIL,
+        {"support_state": f"reached the end of support on {end.isoformat()} and receives no more security updates"},
+    )
 
 
 def _serviced_until(branch: Branch) -> tuple[dt.date | None, bool]:
@@ -212,7 +226,7 @@ def judge_branch_serviced(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     if esu is not None:
         return Outcome(Verdict.PASS, reason=f"{branch.name} receives updates through {esu.name}")
     last = branch.latest
-    state = (f"is no longer serviced: its last update is {last.label} ({last.version}, {last.released_text})")
+    state = f"is no longer serviced: its last update is {last.label} ({last.version}, {last.released_text})"
     return Outcome(Verdict.FAIL, {"service_state": state, "serviced_lines": _serviced_lines(ctx)})
 
 
@@ -245,7 +259,7 @@ def judge_build_known(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     res = build.resolution
     stale = f"the rules (as of {ctx.as_of.isoformat()}) may be out of date"
     if res in (Resolution.EXACT, Resolution.CU_ONLY):
-        note = ()
+        note: tuple[str, ...] = ()
         if build.entry is not None and build.entry.conflict:
             note = (f"sources disagree about this build: {build.entry.conflict}",)
         if build.entry is not None and not build.entry.verified:
@@ -253,14 +267,20 @@ def judge_build_known(ctx: Context, params: Mapping[str, Any]) -> Outcome:
         return Outcome(Verdict.PASS, evidence=note, reason=f"{build.number} is {build.name}")
     if res is Resolution.LEGACY:
         return _na(f"{build.product.name if build.product else 'legacy product'} is recognised but not analysed")
+
     def txt(e: Any) -> str:
         return _entry_text(ctx, e) if e is not None else "?"
+
     if res is Resolution.BETWEEN:
-        detail = (f"{build.number} is not a known build: it lies between {txt(build.before)} and {txt(build.after)} "
-                  "(a private fix or a mistyped value?)")
+        detail = (
+            f"{build.number} is not a known build: it lies between {txt(build.before)} and {txt(build.after)} "
+            "(a private fix or a mistyped value?)"
+        )
     elif res is Resolution.NEWER_THAN_LINE:
-        detail = f"{build.number} is newer than every known build of {ctx.branch.name if ctx.branch else '?'} " \
-                 f"(newest known: {txt(build.before)}); {stale}"
+        detail = (
+            f"{build.number} is newer than every known build of {ctx.branch.name if ctx.branch else '?'} "
+            f"(newest known: {txt(build.before)}); {stale}"
+        )
     elif res is Resolution.NEWER_THAN_RULES:
         detail = f"{build.number} is a CU newer than every known CU (newest known: {txt(build.before)}); {stale}"
     elif res is Resolution.UNKNOWN_CU:
@@ -380,12 +400,16 @@ def judge_ocs_probe(ctx: Context, params: Mapping[str, Any]) -> Outcome:
         return _na(probe.reason if probe and probe.reason else "the probe did not run")
     via = f" through proxy {probe.proxy}" if probe.proxy else " (no proxy)"
     if probe.reachable:
-        return Outcome(Verdict.PASS, {"detail": "reachable"},
-                       reason=f"HTTP 200 from {probe.url}{via} (reachability alone does not prove EEMS can "
-                              "validate what it fetches)")
+        return Outcome(
+            Verdict.PASS,
+            {"detail": "reachable"},
+            reason=f"HTTP 200 from {probe.url}{via} (reachability alone does not prove EEMS can "
+            "validate what it fetches)",
+        )
     got = probe.error or (f"HTTP {probe.status_code}" if probe.status_code else "no answer")
-    return Outcome(Verdict.FAIL, {"detail": f"{probe.url or 'the Office Config Service'} unreachable from the "
-                                            f"server{via}: {got}"})
+    return Outcome(
+        Verdict.FAIL, {"detail": f"{probe.url or 'the Office Config Service'} unreachable from the server{via}: {got}"}
+    )
 
 
 def judge_get_mitigations(ctx: Context, params: Mapping[str, Any]) -> Outcome:
@@ -398,8 +422,10 @@ def judge_get_mitigations(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     if not result.ran:
         return _na(f"Get-Mitigations.ps1 did not run: {result.reason or 'no reason given'}")
     patterns = [p.lower() for p in params.get("patterns", [])]
-    listed = tuple(f"{m.id}: {m.status or '?'} {('- ' + m.description) if m.description else ''}".strip()
-                   for m in result.mitigations)
+    listed = tuple(
+        f"{m.id}: {m.status or '?'} {('- ' + m.description) if m.description else ''}".strip()
+        for m in result.mitigations
+    )
     bad = [w for w in result.warnings if any(p in w.lower() for p in patterns)]
     if bad:
         return Outcome(Verdict.FAIL, {"detail": f"WARNING: {bad[0]}"}, evidence=tuple(bad) + listed)
@@ -437,20 +463,23 @@ def judge_edge_server(ctx: Context, params: Mapping[str, Any]) -> Outcome:
 
 _LIST = list
 KINDS: dict[str, KindSpec] = {
-    "eems_min_update": KindSpec({"since": Param(str, True), "update_name": Param(str)},
-                                ("minimum", "update_name"), judge_eems_min_update),
+    "eems_min_update": KindSpec(
+        {"since": Param(str, True), "update_name": Param(str)}, ("minimum", "update_name"), judge_eems_min_update
+    ),
     "eems_available": KindSpec({}, ("reason",), judge_eems_available),
     "product_support": KindSpec({"esu_severity": Param(str)}, ("support_state",), judge_product_support),
     "branch_serviced": KindSpec({}, ("service_state", "serviced_lines"), judge_branch_serviced),
-    "latest_update": KindSpec({}, ("latest_name", "latest_build", "latest_released", "latest_note", "days_behind"),
-                              judge_latest_update),
+    "latest_update": KindSpec(
+        {}, ("latest_name", "latest_build", "latest_released", "latest_note", "days_behind"), judge_latest_update
+    ),
     "build_known": KindSpec({}, ("detail",), judge_build_known),
     "build_precision": KindSpec({}, ("source",), judge_build_precision),
     "eems_enabled": KindSpec({}, ("state",), judge_eems_enabled),
     "eems_service": KindSpec({}, ("state",), judge_eems_service),
     "mitigations_blocked": KindSpec({}, ("blocked",), judge_mitigations_blocked),
-    "eems_evidence": KindSpec({"event_ids": Param(_LIST), "patterns": Param(_LIST)}, ("count", "newest"),
-                              judge_eems_evidence),
+    "eems_evidence": KindSpec(
+        {"event_ids": Param(_LIST), "patterns": Param(_LIST)}, ("count", "newest"), judge_eems_evidence
+    ),
     "ocs_probe": KindSpec({}, ("detail",), judge_ocs_probe),
     "get_mitigations": KindSpec({"patterns": Param(_LIST)}, ("detail",), judge_get_mitigations),
     "collection": KindSpec({"partial_severity": Param(str)}, ("status", "reason"), judge_collection),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 
 from . import __version__
 from .builds import ResolvedBuild, parse_build
@@ -27,7 +28,7 @@ from .model import (
 from .ruleset import Rule, RuleSet
 
 
-class _Facts(dict):  # type: ignore[type-arg]
+class _Facts(dict[Any, Any]):
     """Message facts; a fact a kind did not provide renders as '?' instead of raising."""
 
     def __missing__(self, key: str) -> str:
@@ -46,18 +47,33 @@ def resolve_server_build(server: ServerRecord, ruleset: RuleSet) -> tuple[Resolv
 
 def _build_info(server: ServerRecord, build: ResolvedBuild | None, error: str | None, today: dt.date) -> BuildInfo:
     if build is None:
-        return BuildInfo(text=server.build_string, source=server.build_source, number=None,
-                         name="Unusable build value" if error else "Build not collected", product=None, cu=None,
-                         update=None, released=None, age_days=None, precision="none",
-                         status="unparseable" if error else "missing")
+        return BuildInfo(
+            text=server.build_string,
+            source=server.build_source,
+            number=None,
+            name="Unusable build value" if error else "Build not collected",
+            product=None,
+            cu=None,
+            update=None,
+            released=None,
+            age_days=None,
+            precision="none",
+            status="unparseable" if error else "missing",
+        )
     entry = build.released
     return BuildInfo(
-        text=server.build_string, source=server.build_source, number=build.number, name=build.name,
+        text=server.build_string,
+        source=server.build_source,
+        number=build.number,
+        name=build.name,
         product=build.product.name if build.product else None,
         cu=build.branch.cu if build.branch else None,
         update=build.entry.update if build.entry is not None and build.resolution.value == "exact" else None,
-        released=entry.released_text if entry else None, age_days=build.age_days(today),
-        precision=build.parsed.precision.value, status=build.resolution.value)
+        released=entry.released_text if entry else None,
+        age_days=build.age_days(today),
+        precision=build.parsed.precision.value,
+        status=build.resolution.value,
+    )
 
 
 def _finding(rule: Rule, outcome: Outcome, facts: Mapping[str, str]) -> Finding:
@@ -78,15 +94,31 @@ def _finding(rule: Rule, outcome: Outcome, facts: Mapping[str, str]) -> Finding:
     remediation = None
     if rule.remediation is not None and outcome.verdict in (Verdict.FAIL, Verdict.UNKNOWN):
         remediation = type(rule.remediation)(rule.remediation.text.format_map(merged), rule.remediation.url)
-    return Finding(rule_id=rule.id, title=rule.title, category=rule.category, verdict=outcome.verdict,
-                   severity=severity, message=message, evidence=outcome.evidence, remediation=remediation,
-                   overview=rule.overview)
+    return Finding(
+        rule_id=rule.id,
+        title=rule.title,
+        category=rule.category,
+        verdict=outcome.verdict,
+        severity=severity,
+        message=message,
+        evidence=outcome.evidence,
+        remediation=remediation,
+        overview=rule.overview,
+    )
 
 
 def evaluate_server(server: ServerRecord, inventory: Inventory, ruleset: RuleSet, today: dt.date) -> ServerReport:
     build, error = resolve_server_build(server, ruleset)
-    ctx = Context(server=server, org=inventory.org, build=build, build_error=error, catalogue=ruleset.catalogue,
-                  esu_periods=ruleset.esu_periods, as_of=ruleset.as_of, today=today)
+    ctx = Context(
+        server=server,
+        org=inventory.org,
+        build=build,
+        build_error=error,
+        catalogue=ruleset.catalogue,
+        esu_periods=ruleset.esu_periods,
+        as_of=ruleset.as_of,
+        today=today,
+    )
     facts = {
         "server": server.name,
         "build": build.number if build else (server.build_string or "unknown"),
@@ -95,17 +127,23 @@ def evaluate_server(server: ServerRecord, inventory: Inventory, ruleset: RuleSet
         "branch_name": build.branch.name if build and build.branch else "its CU line",
         "as_of": ruleset.as_of.isoformat(),
     }
-    findings = tuple(_finding(rule, KINDS[rule.kind].judge(ctx, rule.params), facts)
-                     for rule in ruleset.active_rules)
-    return ServerReport(server=server, build=_build_info(server, build, error, today), findings=findings,
-                        eems_state=eems_state(ctx))
+    findings = tuple(_finding(rule, KINDS[rule.kind].judge(ctx, rule.params), facts) for rule in ruleset.active_rules)
+    return ServerReport(
+        server=server, build=_build_info(server, build, error, today), findings=findings, eems_state=eems_state(ctx)
+    )
 
 
 def evaluate(inventory: Inventory, ruleset: RuleSet, *, today: dt.date, generated_at: dt.datetime) -> Report:
     """Judge every server of `inventory` by every active rule, as of `today`."""
     reports = [evaluate_server(s, inventory, ruleset, today) for s in inventory.servers]
-    reports.sort(key=lambda r: (-r.worst.rank, r.server.name.lower()))
-    run = RunInfo(tool_version=__version__, rules_version=ruleset.rules_version,
-                  rules_as_of=ruleset.as_of.isoformat(), evaluated_on=today, generated_at=generated_at,
-                  overview_rules=tuple((r.id, r.overview) for r in ruleset.active_rules if r.overview))
+    # Worst first; among equals, the server with more problems at that level first: that is what to patch first.
+    reports.sort(key=lambda r: (-r.worst.rank, -sum(f.severity is r.worst for f in r.findings), r.server.name.lower()))
+    run = RunInfo(
+        tool_version=__version__,
+        rules_version=ruleset.rules_version,
+        rules_as_of=ruleset.as_of.isoformat(),
+        evaluated_on=today,
+        generated_at=generated_at,
+        overview_rules=tuple((r.id, r.overview) for r in ruleset.active_rules if r.overview),
+    )
     return Report(run=run, inventory=inventory, servers=tuple(reports))

@@ -96,8 +96,10 @@ def normalise_powershell(value: Any, node: Mapping[str, Any] | None = None, path
     node = _resolve(node if node is not None else schema())
     types = _types(node)
     if isinstance(value, str) and _TRUNCATED.match(value) and (types & {"object", "array"}):
-        raise InventoryError(f"{path or 'document'}: holds {value!r}, the mark of ConvertTo-Json's depth limit; "
-                             "write the file with ConvertTo-Json -Depth 8")
+        raise InventoryError(
+            f"{path or 'document'}: holds {value!r}, the mark of ConvertTo-Json's depth limit; "
+            "write the file with ConvertTo-Json -Depth 8"
+        )
     if "array" in types and value is not None and not isinstance(value, list):
         if "x-split" in node and isinstance(value, str):
             value = [p.strip() for p in value.split(node["x-split"]) if p.strip()]
@@ -107,8 +109,10 @@ def normalise_powershell(value: Any, node: Mapping[str, Any] | None = None, path
         return [normalise_powershell(v, node["items"], f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict) and "properties" in node:
         props = node["properties"]
-        return {k: normalise_powershell(v, props[k], f"{path}.{k}" if path else k) if k in props else v
-                for k, v in value.items()}
+        return {
+            k: normalise_powershell(v, props[k], f"{path}.{k}" if path else k) if k in props else v
+            for k, v in value.items()
+        }
     if node.get("format") == "date-time" and isinstance(value, str):
         match = _MS_DATE.match(value)
         if match:
@@ -144,7 +148,10 @@ def validate_document(doc: Any, name: str) -> dict[str, Any]:
     """Normalise PowerShell quirks, then validate against the schema; returns the normalised document."""
     if not isinstance(doc, dict):
         raise InventoryError(f"{name}: the inventory must be a JSON object, not {type(doc).__name__}")
-    doc = normalise_powershell(doc)
+    try:
+        doc = normalise_powershell(doc)
+    except InventoryError as exc:
+        raise InventoryError(f"{name}: {exc}") from None
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(doc), key=lambda e: (len(list(e.absolute_path)), _where(e)))
     if errors:
@@ -186,38 +193,82 @@ def server_from_dict(d: Mapping[str, Any], where: str) -> ServerRecord:
     coll = d.get("collection") or {}
     source = d.get("build_source")
     if source is None:
-        source = ("exsetup" if d.get("exsetup_version") else
-                  "admin_display_version" if d.get("admin_display_version") else None)
+        source = (
+            "exsetup"
+            if d.get("exsetup_version")
+            else "admin_display_version"
+            if d.get("admin_display_version")
+            else None
+        )
     return ServerRecord(
-        name=d["name"], fqdn=d.get("fqdn"), site=d.get("site"), roles=_strs(d.get("roles")),
-        edition=d.get("edition"), is_edge=bool(d.get("is_edge")),
-        admin_display_version=d.get("admin_display_version"), exsetup_version=d.get("exsetup_version"),
-        build_source=BuildSource(source) if source else None, http_version=d.get("http_version"),
-        eems=EemsSettings(enabled=eems.get("enabled"), applied=_strs(eems.get("applied")),
-                          blocked=_strs(eems.get("blocked")),
-                          data_collection_enabled=eems.get("data_collection_enabled"),
-                          internet_web_proxy=eems.get("internet_web_proxy")),
-        service=ServiceState(service.get("name") or "MSExchangeMitigation", service["status"],
-                             service["start_type"]) if service else None,
+        name=d["name"],
+        fqdn=d.get("fqdn"),
+        site=d.get("site"),
+        roles=_strs(d.get("roles")),
+        edition=d.get("edition"),
+        is_edge=bool(d.get("is_edge")),
+        admin_display_version=d.get("admin_display_version"),
+        exsetup_version=d.get("exsetup_version"),
+        build_source=BuildSource(source) if source else None,
+        http_version=d.get("http_version"),
+        eems=EemsSettings(
+            enabled=eems.get("enabled"),
+            applied=_strs(eems.get("applied")),
+            blocked=_strs(eems.get("blocked")),
+            data_collection_enabled=eems.get("data_collection_enabled"),
+            internet_web_proxy=eems.get("internet_web_proxy"),
+        ),
+        service=ServiceState(service.get("name") or "MSExchangeMitigation", service["status"], service["start_type"])
+        if service
+        else None,
         service_collected=service_collected,
-        events=None if events is None else tuple(
-            EventRecord(id=e["id"], level=e.get("level") or "", message=e["message"],
-                        time=parse_datetime(e.get("time"), f"{where}.events[{i}].time"),
-                        source=e.get("source") or "MSExchange Mitigation Service")
-            for i, e in enumerate(events)),
+        events=None
+        if events is None
+        else tuple(
+            EventRecord(
+                id=e["id"],
+                level=e.get("level") or "",
+                message=e["message"],
+                time=parse_datetime(e.get("time"), f"{where}.events[{i}].time"),
+                source=e.get("source") or "MSExchange Mitigation Service",
+            )
+            for i, e in enumerate(events)
+        ),
         log_lines=None if log_lines is None else tuple(LogLine(x.get("file") or "", x["line"]) for x in log_lines),
-        get_mitigations=None if gm is None else GetMitigationsResult(
-            ran=gm["ran"], reason=gm.get("reason"),
-            mitigations=tuple(Mitigation(id=m["id"], type=m.get("type") or "", description=m.get("description") or "",
-                                         status=m.get("status") or "", server=m.get("server") or "")
-                              for m in gm.get("mitigations") or []),
-            warnings=_strs(gm.get("warnings")), errors=_strs(gm.get("errors"))),
-        ocs_probe=None if probe is None else OcsProbe(
-            ran=probe["ran"], reason=probe.get("reason"), url=probe.get("url"), proxy=probe.get("proxy"),
-            status_code=probe.get("status_code"), error=probe.get("error")),
-        collection=Collection(status=CollectionStatus(coll.get("status") or "ok"), reason=coll.get("reason"),
-                              collected_at=parse_datetime(coll.get("collected_at"), f"{where}.collection.collected_at"),
-                              duration_ms=coll.get("duration_ms")),
+        get_mitigations=None
+        if gm is None
+        else GetMitigationsResult(
+            ran=gm["ran"],
+            reason=gm.get("reason"),
+            mitigations=tuple(
+                Mitigation(
+                    id=m["id"],
+                    type=m.get("type") or "",
+                    description=m.get("description") or "",
+                    status=m.get("status") or "",
+                    server=m.get("server") or "",
+                )
+                for m in gm.get("mitigations") or []
+            ),
+            warnings=_strs(gm.get("warnings")),
+            errors=_strs(gm.get("errors")),
+        ),
+        ocs_probe=None
+        if probe is None
+        else OcsProbe(
+            ran=probe["ran"],
+            reason=probe.get("reason"),
+            url=probe.get("url"),
+            proxy=probe.get("proxy"),
+            status_code=probe.get("status_code"),
+            error=probe.get("error"),
+        ),
+        collection=Collection(
+            status=CollectionStatus(coll.get("status") or "ok"),
+            reason=coll.get("reason"),
+            collected_at=parse_datetime(coll.get("collected_at"), f"{where}.collection.collected_at"),
+            duration_ms=coll.get("duration_ms"),
+        ),
     )
 
 
@@ -234,11 +285,18 @@ def inventory_from_document(doc: Any, name: str) -> Inventory:
             raise InventoryError(f"{name}: servers[{i}].name: {s.name!r} appears twice (first at servers[{seen[key]}])")
         seen[key] = i
     return Inventory(
-        org=OrgInfo(name=org["name"], mitigations_enabled=org.get("mitigations_enabled"),
-                    discovery_server=org.get("discovery_server")),
-        servers=servers, collected_at=parse_datetime(doc.get("collected_at"), f"{name}: collected_at"),
-        collector_name=collector.get("name") or "unknown", collector_version=collector.get("version") or "",
-        collector_host=collector.get("host"), source=name)
+        org=OrgInfo(
+            name=org["name"],
+            mitigations_enabled=org.get("mitigations_enabled"),
+            discovery_server=org.get("discovery_server"),
+        ),
+        servers=servers,
+        collected_at=parse_datetime(doc.get("collected_at"), f"{name}: collected_at"),
+        collector_name=collector.get("name") or "unknown",
+        collector_version=collector.get("version") or "",
+        collector_host=collector.get("host"),
+        source=name,
+    )
 
 
 def read_inventory(path: Path) -> Inventory:
@@ -251,33 +309,74 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def server_to_dict(s: ServerRecord) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "name": s.name, "fqdn": s.fqdn, "site": s.site, "roles": list(s.roles), "edition": s.edition,
-        "is_edge": s.is_edge, "admin_display_version": s.admin_display_version,
-        "exsetup_version": s.exsetup_version, "build_source": s.build_source.value if s.build_source else None,
+        "name": s.name,
+        "fqdn": s.fqdn,
+        "site": s.site,
+        "roles": list(s.roles),
+        "edition": s.edition,
+        "is_edge": s.is_edge,
+        "admin_display_version": s.admin_display_version,
+        "exsetup_version": s.exsetup_version,
+        "build_source": s.build_source.value if s.build_source else None,
         "http_version": s.http_version,
-        "eems": {"enabled": s.eems.enabled, "applied": list(s.eems.applied), "blocked": list(s.eems.blocked),
-                 "data_collection_enabled": s.eems.data_collection_enabled,
-                 "internet_web_proxy": s.eems.internet_web_proxy},
+        "eems": {
+            "enabled": s.eems.enabled,
+            "applied": list(s.eems.applied),
+            "blocked": list(s.eems.blocked),
+            "data_collection_enabled": s.eems.data_collection_enabled,
+            "internet_web_proxy": s.eems.internet_web_proxy,
+        },
     }
     if s.service_collected:
-        out["service"] = ({"name": s.service.name, "status": s.service.status, "start_type": s.service.start_type}
-                          if s.service else None)
-    out["events"] = None if s.events is None else [
-        {"id": e.id, "level": e.level, "time": _iso(e.time), "source": e.source, "message": e.message}
-        for e in s.events]
+        out["service"] = (
+            {"name": s.service.name, "status": s.service.status, "start_type": s.service.start_type}
+            if s.service
+            else None
+        )
+    out["events"] = (
+        None
+        if s.events is None
+        else [
+            {"id": e.id, "level": e.level, "time": _iso(e.time), "source": e.source, "message": e.message}
+            for e in s.events
+        ]
+    )
     out["log_lines"] = None if s.log_lines is None else [{"file": x.file, "line": x.line} for x in s.log_lines]
     gm = s.get_mitigations
-    out["get_mitigations"] = None if gm is None else {
-        "ran": gm.ran, "reason": gm.reason,
-        "mitigations": [{"server": m.server, "id": m.id, "type": m.type, "description": m.description,
-                         "status": m.status} for m in gm.mitigations],
-        "warnings": list(gm.warnings), "errors": list(gm.errors)}
+    out["get_mitigations"] = (
+        None
+        if gm is None
+        else {
+            "ran": gm.ran,
+            "reason": gm.reason,
+            "mitigations": [
+                {"server": m.server, "id": m.id, "type": m.type, "description": m.description, "status": m.status}
+                for m in gm.mitigations
+            ],
+            "warnings": list(gm.warnings),
+            "errors": list(gm.errors),
+        }
+    )
     p = s.ocs_probe
-    out["ocs_probe"] = None if p is None else {"ran": p.ran, "reason": p.reason, "url": p.url, "proxy": p.proxy,
-                                               "status_code": p.status_code, "error": p.error}
+    out["ocs_probe"] = (
+        None
+        if p is None
+        else {
+            "ran": p.ran,
+            "reason": p.reason,
+            "url": p.url,
+            "proxy": p.proxy,
+            "status_code": p.status_code,
+            "error": p.error,
+        }
+    )
     c = s.collection
-    out["collection"] = {"status": c.status.value, "reason": c.reason, "collected_at": _iso(c.collected_at),
-                         "duration_ms": c.duration_ms}
+    out["collection"] = {
+        "status": c.status.value,
+        "reason": c.reason,
+        "collected_at": _iso(c.collected_at),
+        "duration_ms": c.duration_ms,
+    }
     return out
 
 
@@ -288,7 +387,10 @@ def inventory_to_document(inv: Inventory) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "collected_at": _iso(inv.collected_at),
         "collector": {"name": inv.collector_name, "version": inv.collector_version, "host": inv.collector_host},
-        "organization": {"name": inv.org.name, "mitigations_enabled": inv.org.mitigations_enabled,
-                         "discovery_server": inv.org.discovery_server},
+        "organization": {
+            "name": inv.org.name,
+            "mitigations_enabled": inv.org.mitigations_enabled,
+            "discovery_server": inv.org.discovery_server,
+        },
         "servers": [server_to_dict(s) for s in inv.servers],
     }

@@ -24,8 +24,16 @@ class OutputPlan:
     paths: dict[Format, Path]
 
     @classmethod
-    def build(cls, *, html: Path | None, json: Path | None, csv: Path | None, output_dir: Path | None,
-              org: str, stamp: dt.datetime) -> OutputPlan:
+    def build(
+        cls,
+        *,
+        html: Path | None,
+        json: Path | None,
+        csv: Path | None,
+        output_dir: Path | None,
+        org: str,
+        stamp: dt.datetime,
+    ) -> OutputPlan:
         explicit = {f: p for f, p in ((Format.HTML, html), (Format.JSON, json), (Format.CSV, csv)) if p}
         if explicit and output_dir is None:
             return cls(explicit)

@@ -70,16 +70,45 @@ class RuleSet:
         return sum(len(b.builds) for b in self.catalogue.branches)
 
 
-_TOP_KEYS = {"schema_version", "rules_version", "as_of", "sources", "products", "esu_periods", "branches",
-             "builds", "rules"}
-_PRODUCT_KEYS = {"id", "name", "short_name", "version", "lifecycle", "mainstream_end", "extended_support_end",
-                 "eems_from", "legacy"}
+_TOP_KEYS = {
+    "schema_version",
+    "rules_version",
+    "as_of",
+    "sources",
+    "products",
+    "esu_periods",
+    "branches",
+    "builds",
+    "rules",
+}
+_PRODUCT_KEYS = {
+    "id",
+    "name",
+    "short_name",
+    "version",
+    "lifecycle",
+    "mainstream_end",
+    "extended_support_end",
+    "eems_from",
+    "legacy",
+}
 _BUILD_KEYS = {"product", "label", "build", "released", "kind", "verified", "conflict"}
 _BRANCH_KEYS = {"product", "cu", "serviced_until"}
 _ESU_KEYS = {"name", "start", "end", "branches"}
 _SOURCE_KEYS = {"key", "title", "url"}
-_RULE_KEYS = {"id", "title", "category", "severity", "overview", "condition", "message", "remediation",
-              "unknown_severity", "enabled", "sources"}
+_RULE_KEYS = {
+    "id",
+    "title",
+    "category",
+    "severity",
+    "overview",
+    "condition",
+    "message",
+    "remediation",
+    "unknown_severity",
+    "enabled",
+    "sources",
+}
 _KINDS_OF_BUILD = {"RTM", "CU", "SU", "HU"}
 _SEVERITIES = {s.value for s in Severity if s is not Severity.OK}
 
@@ -106,8 +135,9 @@ class _Checker:
     def keys(self, d: LDict, where: str, allowed: set[str], required: set[str]) -> None:
         for key in d:
             if key not in allowed:
-                raise self.fail(d.line_of(key), f"unknown key {key!r} in {where} "
-                                                f"(allowed: {', '.join(sorted(allowed))})")
+                raise self.fail(
+                    d.line_of(key), f"unknown key {key!r} in {where} (allowed: {', '.join(sorted(allowed))})"
+                )
         for key in sorted(required):
             if key not in d:
                 raise self.fail(d.line, f"{where} is missing the required key {key!r}")
@@ -143,16 +173,23 @@ class _Checker:
     def severity(self, d: LDict, key: str, where: str) -> str | None:
         value = self.text(d, key, where)
         if value is not None and value not in _SEVERITIES:
-            raise self.fail(d.line_of(key), f"{where}.{key} must be one of {', '.join(sorted(_SEVERITIES))}, "
-                                            f"not {value!r}")
+            raise self.fail(
+                d.line_of(key), f"{where}.{key} must be one of {', '.join(sorted(_SEVERITIES))}, not {value!r}"
+            )
         return value
 
 
 def _typename(value: Any) -> str:
     if value is None:
         return "empty"
-    return {LDict: "a mapping", LList: "a list", str: "text", bool: "a boolean", int: "a number",
-            float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        LDict: "a mapping",
+        LList: "a list",
+        str: "text",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 def _read_text(path: Path) -> str:
@@ -178,12 +215,20 @@ def parse_document(text: str, file: str, *, bundled: bool = False) -> LDict:
     doc = check.mapping(doc, 1, "the document")
     check.keys(doc, "the document", _TOP_KEYS, {"schema_version"} | ({"rules_version", "as_of"} if bundled else set()))
     if doc["schema_version"] != SCHEMA_VERSION or isinstance(doc["schema_version"], bool):
-        raise check.fail(doc.line_of("schema_version"),
-                         f"schema_version {doc['schema_version']!r} is not supported (this version reads {SCHEMA_VERSION})")
+        raise check.fail(
+            doc.line_of("schema_version"),
+            f"schema_version {doc['schema_version']!r} is not supported (this version reads {SCHEMA_VERSION})",
+        )
     check.text(doc, "rules_version", "the document")
     check.date(doc, "as_of", "the document")
-    for section, validate in (("sources", _check_source), ("products", _check_product), ("esu_periods", _check_esu),
-                              ("branches", _check_branch), ("builds", _check_build), ("rules", _check_rule)):
+    for section, validate in (
+        ("sources", _check_source),
+        ("products", _check_product),
+        ("esu_periods", _check_esu),
+        ("branches", _check_branch),
+        ("builds", _check_build),
+        ("rules", _check_rule),
+    ):
         if section not in doc:
             continue
         items = check.sequence(doc[section], doc.line_of(section), section)
@@ -193,8 +238,9 @@ def parse_document(text: str, file: str, *, bundled: bool = False) -> LDict:
             entry = check.mapping(item, line, f"{section}[{index}]")
             key = validate(check, entry, f"{section}[{index}]")
             if key in seen:
-                raise check.fail(line, f"duplicate {section[:-1].replace('_', ' ')} {_show_key(key)} "
-                                       f"(first at line {seen[key]})")
+                raise check.fail(
+                    line, f"duplicate {section[:-1].replace('_', ' ')} {_show_key(key)} (first at line {seen[key]})"
+                )
             seen[key] = line
     return doc
 
@@ -232,7 +278,7 @@ def _check_esu(check: _Checker, d: LDict, where: str) -> Any:
     branches = check.sequence(d["branches"], d.line_of("branches"), f"{where}.branches")
     for i, b in enumerate(branches):
         if not isinstance(b, str) or len(b.split()) != 2:
-            raise check.fail(branches.line_of(i), f"{where}.branches[{i}] must be like \"2019 CU15\", not {b!r}")
+            raise check.fail(branches.line_of(i), f'{where}.branches[{i}] must be like "2019 CU15", not {b!r}')
     return d["name"]
 
 
@@ -257,14 +303,16 @@ def _check_build(check: _Checker, d: LDict, where: str) -> Any:
     except BuildParseError as exc:
         raise check.fail(d.line_of("build"), f"{where}.build: {exc}") from None
     if len(parsed.parts) != 4 or parsed.spelling == "admin_display_version":
-        raise check.fail(d.line_of("build"), f"{where}.build must have four parts like 15.2.1118.26, "
-                                             f"not {d['build']!r}")
+        raise check.fail(
+            d.line_of("build"), f"{where}.build must have four parts like 15.2.1118.26, not {d['build']!r}"
+        )
     label = d["label"].split()
     if d["kind"] in ("RTM", "CU") and len(label) != 1:
         raise check.fail(d.line_of("label"), f"{where}.label of a {d['kind']} row is the CU alone (e.g. CU15)")
     if d["kind"] in ("SU", "HU") and len(label) != 2:
-        raise check.fail(d.line_of("label"), f"{where}.label of an {d['kind']} row is \"<CU> <update>\" "
-                                             "(e.g. CU15 Feb26SU)")
+        raise check.fail(
+            d.line_of("label"), f'{where}.label of an {d["kind"]} row is "<CU> <update>" (e.g. CU15 Feb26SU)'
+        )
     return parsed.version
 
 
@@ -290,19 +338,26 @@ def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
         check.keys(cond, f"{where}.condition", {"kind", "params"}, {"kind"})
         kind = cond["kind"]
         if kind not in KINDS:
-            raise check.fail(cond.line_of("kind"), f"{where}.condition.kind {kind!r} is not one of: "
-                                                   f"{', '.join(sorted(KINDS))}")
+            raise check.fail(
+                cond.line_of("kind"), f"{where}.condition.kind {kind!r} is not one of: {', '.join(sorted(KINDS))}"
+            )
         spec = KINDS[kind]
         params = cond.get("params") or LDict()
         params = check.mapping(params, cond.line_of("params"), f"{where}.condition.params")
-        check.keys(params, f"{where}.condition.params ({kind})", set(spec.params),
-                   {n for n, p in spec.params.items() if p.required})
+        check.keys(
+            params,
+            f"{where}.condition.params ({kind})",
+            set(spec.params),
+            {n for n, p in spec.params.items() if p.required},
+        )
         for name, value in params.items():
             want = spec.params[name].type
             ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
             if not ok:
-                raise check.fail(params.line_of(name), f"{where}.condition.params.{name} must be "
-                                                       f"{_typename(want())}, not {_typename(value)}")
+                raise check.fail(
+                    params.line_of(name),
+                    f"{where}.condition.params.{name} must be {_typename(want())}, not {_typename(value)}",
+                )
         if kind == "eems_min_update":
             check.date(params, "since", f"{where}.condition.params")
         for name in ("esu_severity", "partial_severity"):
@@ -326,8 +381,11 @@ def _check_message_fields(check: _Checker, d: LDict, where: str, kind: str) -> N
             raise check.fail(line, f"{where}.{name}: bad braces: {exc}") from None
         for f in sorted(fields):
             if f.split(".")[0].split("[")[0] not in allowed:
-                raise check.fail(line, f"{where}.{name} uses {{{f}}}, which condition {kind} does not provide "
-                                       f"(available: {', '.join(sorted(allowed))})")
+                raise check.fail(
+                    line,
+                    f"{where}.{name} uses {{{f}}}, which condition {kind} does not provide "
+                    f"(available: {', '.join(sorted(allowed))})",
+                )
 
 
 def bundled_path() -> Path:
@@ -364,9 +422,9 @@ def load_ruleset(overrides: list[Path] | tuple[Path, ...] = (), *, bundled: Path
 
 
 def _build(docs: list[tuple[str, LDict]]) -> RuleSet:
-    sections: dict[str, list[tuple[Any, LDict, str]]] = {k: [] for k in
-                                                         ("sources", "products", "esu_periods", "branches",
-                                                          "builds", "rules")}
+    sections: dict[str, list[tuple[Any, LDict, str]]] = {
+        k: [] for k in ("sources", "products", "esu_periods", "branches", "builds", "rules")
+    }
     keyfs = {
         "sources": lambda d: d["key"],
         "products": lambda d: d["id"],
@@ -378,8 +436,9 @@ def _build(docs: list[tuple[str, LDict]]) -> RuleSet:
     rules_version, as_of = "", dt.date.min
     for file, doc in docs:
         for section, keyf in keyfs.items():
-            _merge_list(sections[section], doc.get(section), keyf, file,
-                        whole=section in ("builds", "sources", "esu_periods"))
+            _merge_list(
+                sections[section], doc.get(section), keyf, file, whole=section in ("builds", "sources", "esu_periods")
+            )
         if "rules_version" in doc:
             rules_version = doc["rules_version"] if not rules_version else f"{rules_version}+{doc['rules_version']}"
         if "as_of" in doc:
@@ -391,8 +450,12 @@ def _build(docs: list[tuple[str, LDict]]) -> RuleSet:
         as_of=as_of,
         sources=tuple(Source(d["key"], d["title"], d.get("url")) for _, d, _ in sections["sources"]),
         catalogue=_catalogue(sections),
-        esu_periods=tuple(EsuPeriod(d["name"], dt.date.fromisoformat(d["start"]), dt.date.fromisoformat(d["end"]),
-                                    tuple(d["branches"])) for _, d, _ in sections["esu_periods"]),
+        esu_periods=tuple(
+            EsuPeriod(
+                d["name"], dt.date.fromisoformat(d["start"]), dt.date.fromisoformat(d["end"]), tuple(d["branches"])
+            )
+            for _, d, _ in sections["esu_periods"]
+        ),
         rules=tuple(_rule(d, origin) for _, d, origin in sections["rules"]),
         files=files,
     )
@@ -409,13 +472,16 @@ def _catalogue(sections: dict[str, list[tuple[Any, LDict, str]]]) -> Catalogue:
             if key not in d:
                 raise _origin_fail(origin, f"product {d['id']!r} is missing the required key {key!r}")
         products[d["id"]] = Product(
-            id=d["id"], name=d["name"],
+            id=d["id"],
+            name=d["name"],
             short_name=d.get("short_name") or d["name"].replace("Exchange Server", "Exchange"),
             version=tuple(int(p) for p in d["version"].split(".")),
             lifecycle=d.get("lifecycle", "fixed"),
             mainstream_end=_opt_date(d.get("mainstream_end")),
             extended_support_end=_opt_date(d.get("extended_support_end")),
-            eems_from=d.get("eems_from"), legacy=bool(d.get("legacy", False)))
+            eems_from=d.get("eems_from"),
+            legacy=bool(d.get("legacy", False)),
+        )
     entries: dict[tuple[str, str], list[BuildEntry]] = {}
     for _, d, origin in sections["builds"]:
         if d["product"] not in products:
@@ -423,11 +489,21 @@ def _catalogue(sections: dict[str, list[tuple[Any, LDict, str]]]) -> Catalogue:
         product = products[d["product"]]
         parsed = parse_build(d["build"])
         if parsed.parts[: len(product.version)] != product.version:
-            raise _origin_fail(origin, f"build {d['build']} does not belong to {product.name} "
-                                       f"(version {'.'.join(map(str, product.version))})")
+            raise _origin_fail(
+                origin,
+                f"build {d['build']} does not belong to {product.name} (version {'.'.join(map(str, product.version))})",
+            )
         released, approx = parse_date(d["released"])
-        entry = BuildEntry(product.id, d["label"], parsed.version, released, approx, d["kind"],
-                           bool(d.get("verified", True)), d.get("conflict"))
+        entry = BuildEntry(
+            product.id,
+            d["label"],
+            parsed.version,
+            released,
+            approx,
+            d["kind"],
+            bool(d.get("verified", True)),
+            d.get("conflict"),
+        )
         entries.setdefault((product.id, entry.cu), []).append(entry)
     servicing = {(d["product"], d["cu"]): d.get("serviced_until") for _, d, _ in sections["branches"]}
     branches: list[Branch] = []
@@ -435,20 +511,22 @@ def _catalogue(sections: dict[str, list[tuple[Any, LDict, str]]]) -> Catalogue:
         rows.sort(key=lambda e: e.version)
         heads = [e for e in rows if e.kind in ("RTM", "CU")]
         if len(heads) != 1 or rows[0] is not heads[0]:
-            raise RulesError(f"rules: CU line {pid} {cu} needs exactly one RTM/CU row, and it must be its lowest "
-                             "build")
+            raise RulesError(f"rules: CU line {pid} {cu} needs exactly one RTM/CU row, and it must be its lowest build")
         keys = {e.line_key for e in rows}
         if len(keys) != 1:
-            raise RulesError(f"rules: the builds of {pid} {cu} do not share one CU build number "
-                             f"({', '.join(sorted('.'.join(map(str, k)) for k in keys))})")
+            raise RulesError(
+                f"rules: the builds of {pid} {cu} do not share one CU build number "
+                f"({', '.join(sorted('.'.join(map(str, k)) for k in keys))})"
+            )
         open_ended = (pid, cu) in servicing and servicing[(pid, cu)] is None
         until = _opt_date(servicing.get((pid, cu)))
         branches.append(Branch(products[pid], cu, tuple(rows), until, open_ended))
     by_key: dict[tuple[int, int, int], Branch] = {}
     for b in branches:
         if b.line_key in by_key:
-            raise RulesError(f"rules: {b.name} and {by_key[b.line_key].name} share CU build "
-                             f"{'.'.join(map(str, b.line_key))}")
+            raise RulesError(
+                f"rules: {b.name} and {by_key[b.line_key].name} share CU build {'.'.join(map(str, b.line_key))}"
+            )
         by_key[b.line_key] = b
     for (pid, cu), _ in servicing.items():
         if not any(b.product.id == pid and b.cu == cu for b in branches):
@@ -470,11 +548,20 @@ def _rule(d: LDict, origin: str) -> Rule:
     _check_message_fields(check, d, where, kind)
     rem = d.get("remediation")
     return Rule(
-        id=d["id"], title=d["title"], category=d.get("category", "General"), severity=Severity(d["severity"]),
-        kind=kind, params=dict(d["condition"].get("params") or {}), message=d["message"],
+        id=d["id"],
+        title=d["title"],
+        category=d.get("category", "General"),
+        severity=Severity(d["severity"]),
+        kind=kind,
+        params=dict(d["condition"].get("params") or {}),
+        message=d["message"],
         remediation=Remediation(rem["text"], rem.get("url")) if rem else None,
-        overview=d.get("overview"), unknown_severity=Severity(d.get("unknown_severity", "warning")),
-        enabled=bool(d.get("enabled", True)), sources=tuple(d.get("sources") or ()), origin=origin)
+        overview=d.get("overview"),
+        unknown_severity=Severity(d.get("unknown_severity", "warning")),
+        enabled=bool(d.get("enabled", True)),
+        sources=tuple(d.get("sources") or ()),
+        origin=origin,
+    )
 
 
 def validate_file(path: Path) -> RuleSet:

@@ -13,7 +13,7 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 
-class LDict(dict):  # type: ignore[type-arg]
+class LDict(dict[Any, Any]):
     line: int = 0
     key_lines: dict[Any, int]
 
@@ -21,7 +21,7 @@ class LDict(dict):  # type: ignore[type-arg]
         return self.key_lines.get(key, self.line)
 
 
-class LList(list):  # type: ignore[type-arg]
+class LList(list[Any]):
     line: int = 0
     item_lines: list[int]
 
@@ -90,7 +90,7 @@ class YamlSyntaxError(Exception):
 def load_located(text: str) -> Any:
     """Parse YAML text into LDict/LList/scalars; raise YamlSyntaxError with a line number."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        return yaml.load(text, Loader=_Loader)
     except DuplicateKeyError as exc:
         raise YamlSyntaxError(exc.line, f"duplicate key {exc.key!r}") from exc
     except yaml.MarkedYAMLError as exc:

@@ -23,5 +23,9 @@ class Format(str, Enum):
     def renderer(self) -> Renderer:
         from . import csv_report, html_report, json_report
 
-        return {Format.HTML: html_report.HtmlRenderer, Format.JSON: json_report.JsonRenderer,
-                Format.CSV: csv_report.CsvRenderer}[self]()
+        renderers: dict[Format, type[Renderer]] = {
+            Format.HTML: html_report.HtmlRenderer,
+            Format.JSON: json_report.JsonRenderer,
+            Format.CSV: csv_report.CsvRenderer,
+        }
+        return renderers[self]()

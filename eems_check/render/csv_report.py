@@ -22,14 +22,45 @@ class CsvRenderer:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         overview = report.run.overview_rules
-        writer.writerow(["server", "fqdn", "site", "roles", "version", "build", "build_source", "released",
-                         "age_days", "eems_state", *[label for _, label in overview], "worst_severity",
-                         "collection_status", "problems"])
+        writer.writerow(
+            [
+                "server",
+                "fqdn",
+                "site",
+                "roles",
+                "version",
+                "build",
+                "build_source",
+                "released",
+                "age_days",
+                "eems_state",
+                *[label for _, label in overview],
+                "worst_severity",
+                "collection_status",
+                "problems",
+            ]
+        )
         for s in report.servers:
             problems = "; ".join(f"{f.severity.word} {f.rule_id}: {f.message}" for f in s.problems)
-            writer.writerow([_cell(v) for v in (
-                s.server.name, s.server.fqdn, s.server.site, role_text(s), s.build.name, s.build.number or "",
-                source_word(s), s.build.released, s.build.age_days, s.eems_state,
-                *[verdict_word(s.finding(rule_id)) for rule_id, _ in overview], s.worst.word,
-                s.server.collection.status.value, problems)])
+            writer.writerow(
+                [
+                    _cell(v)
+                    for v in (
+                        s.server.name,
+                        s.server.fqdn,
+                        s.server.site,
+                        role_text(s),
+                        s.build.name,
+                        s.build.number or "",
+                        source_word(s),
+                        s.build.released,
+                        s.build.age_days,
+                        s.eems_state,
+                        *[verdict_word(s.finding(rule_id)) for rule_id, _ in overview],
+                        s.worst.word,
+                        s.server.collection.status.value,
+                        problems,
+                    )
+                ]
+            )
         return out.getvalue()

@@ -43,9 +43,14 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        verdict_word=verdict_word, finding_colours=finding_colours, finding_class=finding_class,
-        severity_colours=severity_colours, source_word=source_word, role_text=role_text,
-        Severity=Severity, Verdict=Verdict,
+        verdict_word=verdict_word,
+        finding_colours=finding_colours,
+        finding_class=finding_class,
+        severity_colours=severity_colours,
+        source_word=source_word,
+        role_text=role_text,
+        Severity=Severity,
+        Verdict=Verdict,
     )
     return env
 
@@ -76,8 +81,10 @@ def summary(report: Report) -> dict[str, Any]:
     not_scanned = sum(1 for s in report.servers if s.server.collection.status.value not in ("ok",))
     return {
         "total": len(report.servers),
-        "by_severity": [(sev, report.count(sev)) for sev in
-                        (Severity.CRITICAL, Severity.ERROR, Severity.WARNING, Severity.INFO, Severity.OK)],
+        "by_severity": [
+            (sev, report.count(sev))
+            for sev in (Severity.CRITICAL, Severity.ERROR, Severity.WARNING, Severity.INFO, Severity.OK)
+        ],
         "per_rule": per_rule,
         "not_fully_scanned": not_scanned,
     }
@@ -88,5 +95,10 @@ class HtmlRenderer:
 
     def render(self, report: Report) -> str:
         tpl = environment().get_template(self.template)
-        return tpl.render(report=report, run=report.run, inv=report.inventory, anchors=anchors(report.servers),
-                          summary=summary(report))
+        return tpl.render(
+            report=report,
+            run=report.run,
+            inv=report.inventory,
+            anchors=anchors(report.servers),
+            summary=summary(report),
+        )

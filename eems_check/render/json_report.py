@@ -17,8 +17,13 @@ REPORT_SCHEMA_VERSION = 1
 
 def finding_to_dict(f: Finding) -> dict[str, Any]:
     return {
-        "rule_id": f.rule_id, "title": f.title, "category": f.category, "verdict": f.verdict.value,
-        "severity": f.severity.value, "message": f.message, "evidence": list(f.evidence),
+        "rule_id": f.rule_id,
+        "title": f.title,
+        "category": f.category,
+        "verdict": f.verdict.value,
+        "severity": f.severity.value,
+        "message": f.message,
+        "evidence": list(f.evidence),
         "remediation": {"text": f.remediation.text, "url": f.remediation.url} if f.remediation else None,
         "overview": f.overview,
     }
@@ -30,9 +35,19 @@ def server_result(s: ServerReport) -> dict[str, Any]:
         "server": s.server.name,
         "worst": s.worst.value,
         "eems_state": s.eems_state,
-        "build": {"text": b.text, "source": b.source.value if b.source else None, "number": b.number,
-                  "name": b.name, "product": b.product, "cu": b.cu, "update": b.update, "released": b.released,
-                  "age_days": b.age_days, "precision": b.precision, "status": b.status},
+        "build": {
+            "text": b.text,
+            "source": b.source.value if b.source else None,
+            "number": b.number,
+            "name": b.name,
+            "product": b.product,
+            "cu": b.cu,
+            "update": b.update,
+            "released": b.released,
+            "age_days": b.age_days,
+            "precision": b.precision,
+            "status": b.status,
+        },
         "findings": [finding_to_dict(f) for f in s.findings],
     }
 
@@ -43,7 +58,9 @@ def report_to_document(report: Report) -> dict[str, Any]:
         "schema": REPORT_SCHEMA,
         "schema_version": REPORT_SCHEMA_VERSION,
         "run": {
-            "tool_version": run.tool_version, "rules_version": run.rules_version, "rules_as_of": run.rules_as_of,
+            "tool_version": run.tool_version,
+            "rules_version": run.rules_version,
+            "rules_as_of": run.rules_as_of,
             "evaluated_on": run.evaluated_on.isoformat(),
             "generated_at": run.generated_at.isoformat().replace("+00:00", "Z"),
             "overview_rules": [{"rule_id": r, "label": label} for r, label in run.overview_rules],
@@ -51,8 +68,9 @@ def report_to_document(report: Report) -> dict[str, Any]:
         "summary": {
             "servers": len(report.servers),
             "worst": report.worst.value,
-            "by_worst_severity": {sev.value: report.count(sev) for sev in sorted(
-                {s.worst for s in report.servers}, key=lambda x: -x.rank)},
+            "by_worst_severity": {
+                sev.value: report.count(sev) for sev in sorted({s.worst for s in report.servers}, key=lambda x: -x.rank)
+            },
         },
         "inventory": inventory_to_document(report.inventory),
         "results": [server_result(s) for s in report.servers],

@@ -1,0 +1,72 @@
+"""Reports: a golden JSON report, escaping of hostile strings, and every server in every output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from eems_check.evaluate import evaluate
+from eems_check.inventory import read_inventory
+from eems_check.render import Format
+from eems_check.ruleset import RuleSet
+
+from .conftest import FIXTURES, GENERATED, TODAY
+
+SAMPLE = Path(__file__).parents[1] / "eems_check" / "data" / "sample-inventory.json"
+GOLDEN = FIXTURES / "golden" / "sample-report.json"
+
+
+def render(ruleset: RuleSet, inventory: Path, fmt: Format) -> str:
+    report = evaluate(read_inventory(inventory), ruleset, today=TODAY, generated_at=GENERATED)
+    return fmt.renderer().render(report)
+
+
+def test_json_report_matches_the_golden_file(ruleset: RuleSet) -> None:
+    text = render(ruleset, SAMPLE, Format.JSON)
+    if os.environ.get("EEMS_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert json.loads(text) == json.loads(GOLDEN.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_every_server_appears_in_every_output(ruleset: RuleSet, fmt: Format) -> None:
+    text = render(ruleset, SAMPLE, fmt)
+    for name in ("EXSE01", "EX19-12B", "EDGE01", "EX13-01", "EX16-22A"):
+        assert name in text
+
+
+def test_csv_has_one_row_per_server_and_overview_columns(ruleset: RuleSet) -> None:
+    rows = list(csv.DictReader(io.StringIO(render(ruleset, SAMPLE, Format.CSV))))
+    assert len(rows) == 12
+    by_name = {r["server"]: r for r in rows}
+    assert by_name["EX19-12A"]["EEMS Mar 2023"] == "FAIL"
+    assert by_name["EX19-12B"]["EEMS Mar 2023"] == "UNKNOWN"
+    assert by_name["EXSE01"]["worst_severity"] == "OK"
+
+
+def test_html_is_self_contained_with_anchors_and_links(ruleset: RuleSet) -> None:
+    html = render(ruleset, SAMPLE, Format.HTML)
+    assert html.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//[^"']*\.(css|js|png|svg|woff)""", html)
+    assert "<link" not in html
+    assert 'id="server-ex19-12a"' in html and 'href="#server-ex19-12a"' in html
+    assert '<a href="https://aka.ms/HelpConnectivityEEMS">' in html
+    assert "rules 2026.11.27 (as of 2026-11-27)" in html
+
+
+def test_hostile_strings_are_escaped_everywhere(ruleset: RuleSet) -> None:
+    hostile = FIXTURES / "inventories" / "hostile.json"
+    html = render(ruleset, hostile, Format.HTML)
+    assert "<script>alert(" not in html
+    assert "&lt;script&gt;alert(" in html
+    assert "<img src=x" not in html
+    assert "R&amp;D" in html and "&#34;quoted&#34;" in html
+    assert "A" * 5000 in html  # long values are kept whole, not cut mid-entity
+    csv_text = render(ruleset, hostile, Format.CSV)
+    assert "\n=HYPERLINK" not in csv_text and ",=" not in csv_text
