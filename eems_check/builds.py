@@ -14,6 +14,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property, lru_cache
 
 from packaging.version import InvalidVersion, Version
 
@@ -164,11 +165,16 @@ class Branch:
 
     def has_eems(self) -> bool:
         """True when this CU line includes the Emergency Mitigation Service."""
+        return self._has_eems
+
+    @cached_property
+    def _has_eems(self) -> bool:
         if self.product.eems_from is None:
             return False
         return _cu_ordinal(self.cu) >= _cu_ordinal(self.product.eems_from)
 
 
+@lru_cache(maxsize=256)
 def _cu_ordinal(label: str) -> int:
     """RTM < CU1 < ... ; 2013's SP1 is CU4."""
     if label == "RTM":
@@ -203,7 +209,7 @@ class ResolvedBuild:
     before: BuildEntry | None = None  # the nearest known build below, when not exact
     after: BuildEntry | None = None  # the nearest known build above, when not exact
 
-    @property
+    @cached_property
     def number(self) -> str:
         return ".".join(str(p) for p in self.parsed.parts)
 
@@ -211,7 +217,7 @@ class ResolvedBuild:
     def su_known(self) -> bool:
         return self.parsed.precision is Precision.SU
 
-    @property
+    @cached_property
     def name(self) -> str:
         """A friendly name such as `Exchange 2019 CU12 Mar23SU`, never a guessed label."""
         if self.product is None:
@@ -253,13 +259,18 @@ class Catalogue:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_line", {b.line_key: b for b in self.branches})
+        per_product: dict[str, list[Branch]] = {}
+        for branch in sorted(self.branches, key=lambda b: b.line_key):
+            per_product.setdefault(branch.product.id, []).append(branch)
+        object.__setattr__(self, "_per_product", per_product)
 
     def branch_for(self, key: tuple[int, int, int]) -> Branch | None:
         by_line: dict[tuple[int, int, int], Branch] = self._by_line  # type: ignore[attr-defined]
         return by_line.get(key)
 
     def product_branches(self, product: Product) -> list[Branch]:
-        return sorted((b for b in self.branches if b.product.id == product.id), key=lambda b: b.line_key)
+        per_product: dict[str, list[Branch]] = self._per_product  # type: ignore[attr-defined]
+        return per_product.get(product.id, [])
 
     def product_for(self, parsed: ParsedBuild) -> Product | None:
         """The product of a build: same major.minor, the newest product whose first build is at or below it

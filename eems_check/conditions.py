@@ -203,13 +203,25 @@ def _serviced_until(branch: Branch) -> tuple[dt.date | None, bool]:
     return (branch.serviced_until or branch.latest.released), False
 
 
+_SERVICED_CACHE: dict[tuple[int, dt.date], tuple[Catalogue, str]] = {}
+
+
 def _serviced_lines(ctx: Context) -> str:
+    """The CU lines serviced on the evaluation day (the same for every server: computed once per catalogue)."""
+    key = (id(ctx.catalogue), ctx.today)
+    cached = _SERVICED_CACHE.get(key)
+    if cached is not None and cached[0] is ctx.catalogue:
+        return cached[1]
     lines = []
     for branch in ctx.catalogue.branches:
         until, open_ended = _serviced_until(branch)
         if open_ended or (until is not None and until >= ctx.today) or ctx.esu_for(branch):
             lines.append(branch.name)
-    return ", ".join(lines) or "none known"
+    text = ", ".join(lines) or "none known"
+    if len(_SERVICED_CACHE) > 32:
+        _SERVICED_CACHE.clear()
+    _SERVICED_CACHE[key] = (ctx.catalogue, text)
+    return text
 
 
 def judge_branch_serviced(ctx: Context, params: Mapping[str, Any]) -> Outcome:

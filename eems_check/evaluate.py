@@ -18,6 +18,7 @@ from .model import (
     BuildInfo,
     Finding,
     Inventory,
+    Remediation,
     Report,
     RunInfo,
     ServerRecord,
@@ -35,14 +36,24 @@ class _Facts(dict[Any, Any]):
         return "?"
 
 
-def resolve_server_build(server: ServerRecord, ruleset: RuleSet) -> tuple[ResolvedBuild | None, str | None]:
+Resolved = tuple[ResolvedBuild | None, str | None]
+
+
+def resolve_server_build(server: ServerRecord, ruleset: RuleSet, cache: dict[str, Resolved] | None = None) -> Resolved:
+    """The server's build resolved against the catalogue (or why it could not be); `cache` shares work between
+    servers on the same build, which is most of an organisation."""
     text = server.build_string
     if not text:
         return None, None
+    if cache is not None and text in cache:
+        return cache[text]
     try:
-        return ruleset.catalogue.resolve(parse_build(text)), None
+        result: Resolved = (ruleset.catalogue.resolve(parse_build(text)), None)
     except BuildParseError as exc:
-        return None, str(exc)
+        result = (None, str(exc))
+    if cache is not None:
+        cache[text] = result
+    return result
 
 
 def _build_info(server: ServerRecord, build: ResolvedBuild | None, error: str | None, today: dt.date) -> BuildInfo:
@@ -77,28 +88,30 @@ def _build_info(server: ServerRecord, build: ResolvedBuild | None, error: str | 
 
 
 def _finding(rule: Rule, outcome: Outcome, facts: Mapping[str, str]) -> Finding:
-    merged = _Facts(facts)
-    merged.update(outcome.facts)
-    if outcome.verdict is Verdict.FAIL:
-        severity = outcome.severity or rule.severity
-        message = rule.message.format_map(merged).strip()
-    elif outcome.verdict is Verdict.UNKNOWN:
-        severity = rule.unknown_severity
-        message = f"Cannot decide: {outcome.reason}."
-    elif outcome.verdict is Verdict.PASS:
-        severity = Severity.OK
-        message = f"Passed: {outcome.reason}." if outcome.reason else "Passed."
-    else:
-        severity = Severity.OK
-        message = f"Not applicable: {outcome.reason}."
+    verdict = outcome.verdict
     remediation = None
-    if rule.remediation is not None and outcome.verdict in (Verdict.FAIL, Verdict.UNKNOWN):
-        remediation = type(rule.remediation)(rule.remediation.text.format_map(merged), rule.remediation.url)
+    if verdict is Verdict.PASS or verdict is Verdict.NOT_APPLICABLE:
+        severity = Severity.OK
+        if verdict is Verdict.PASS:
+            message = f"Passed: {outcome.reason}." if outcome.reason else "Passed."
+        else:
+            message = f"Not applicable: {outcome.reason}."
+    else:
+        merged = _Facts(facts)
+        merged.update(outcome.facts)
+        if verdict is Verdict.FAIL:
+            severity = outcome.severity or rule.severity
+            message = rule.message.format_map(merged).strip()
+        else:
+            severity = rule.unknown_severity
+            message = f"Cannot decide: {outcome.reason}."
+        if rule.remediation is not None:
+            remediation = Remediation(rule.remediation.text.format_map(merged), rule.remediation.url)
     return Finding(
         rule_id=rule.id,
         title=rule.title,
         category=rule.category,
-        verdict=outcome.verdict,
+        verdict=verdict,
         severity=severity,
         message=message,
         evidence=outcome.evidence,
@@ -107,8 +120,14 @@ def _finding(rule: Rule, outcome: Outcome, facts: Mapping[str, str]) -> Finding:
     )
 
 
-def evaluate_server(server: ServerRecord, inventory: Inventory, ruleset: RuleSet, today: dt.date) -> ServerReport:
-    build, error = resolve_server_build(server, ruleset)
+def evaluate_server(
+    server: ServerRecord,
+    inventory: Inventory,
+    ruleset: RuleSet,
+    today: dt.date,
+    cache: dict[str, Resolved] | None = None,
+) -> ServerReport:
+    build, error = resolve_server_build(server, ruleset, cache)
     ctx = Context(
         server=server,
         org=inventory.org,
@@ -135,7 +154,8 @@ def evaluate_server(server: ServerRecord, inventory: Inventory, ruleset: RuleSet
 
 def evaluate(inventory: Inventory, ruleset: RuleSet, *, today: dt.date, generated_at: dt.datetime) -> Report:
     """Judge every server of `inventory` by every active rule, as of `today`."""
-    reports = [evaluate_server(s, inventory, ruleset, today) for s in inventory.servers]
+    cache: dict[str, Resolved] = {}
+    reports = [evaluate_server(s, inventory, ruleset, today, cache) for s in inventory.servers]
     # Worst first; among equals, the server with more problems at that level first: that is what to patch first.
     reports.sort(key=lambda r: (-r.worst.rank, -sum(f.severity is r.worst for f in r.findings), r.server.name.lower()))
     run = RunInfo(

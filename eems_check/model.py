@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import Enum
 
 
@@ -20,13 +21,8 @@ class Severity(str, Enum):
     ERROR = "error"
     CRITICAL = "critical"
 
-    @property
-    def rank(self) -> int:
-        return _SEVERITY_RANK[self]
-
-    @property
-    def word(self) -> str:
-        return _SEVERITY_WORD[self]
+    rank: int  # set below: ordering without a dictionary look-up on the hot path
+    word: str
 
 
 _SEVERITY_RANK = {
@@ -43,6 +39,11 @@ _SEVERITY_WORD = {
     Severity.ERROR: "ERROR",
     Severity.CRITICAL: "CRITICAL",
 }
+
+
+for _sev in Severity:
+    _sev.rank = _SEVERITY_RANK[_sev]
+    _sev.word = _SEVERITY_WORD[_sev]
 
 
 def worst(severities: list[Severity] | tuple[Severity, ...]) -> Severity:
@@ -275,11 +276,11 @@ class ServerReport:
     findings: tuple[Finding, ...]
     eems_state: str
 
-    @property
+    @cached_property
     def worst(self) -> Severity:
         return worst([f.severity for f in self.findings])
 
-    @property
+    @cached_property
     def problems(self) -> tuple[Finding, ...]:
         """Findings that need attention, worst first (stable within a severity)."""
         bad = [f for f in self.findings if f.severity.rank >= Severity.WARNING.rank]

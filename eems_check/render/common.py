@@ -58,3 +58,8 @@ def source_word(server: ServerReport) -> str:
 
 def role_text(server: ServerReport) -> str:
     return ", ".join(server.server.roles) or ("Edge" if server.server.is_edge else "")
+
+
+def finding_style(finding: Finding | None) -> tuple[str, str, str]:
+    """(css class, background colour, word) for one status cell, in one call."""
+    return finding_class(finding), finding_colours(finding)[0], verdict_word(finding)

@@ -18,6 +18,7 @@ from ..model import Report, ServerReport, Severity, Verdict
 from .common import (
     finding_class,
     finding_colours,
+    finding_style,
     role_text,
     severity_colours,
     source_word,
@@ -44,6 +45,7 @@ def environment() -> jinja2.Environment:
     )
     env.globals.update(
         verdict_word=verdict_word,
+        finding_style=finding_style,
         finding_colours=finding_colours,
         finding_class=finding_class,
         severity_colours=severity_colours,
@@ -68,6 +70,30 @@ def anchors(servers: tuple[ServerReport, ...]) -> dict[str, str]:
         used.add(anchor)
         out[s.server.name] = anchor
     return out
+
+
+def server_views(report: Report) -> list[dict[str, Any]]:
+    """Per-server lists the template would otherwise filter and sort itself (slow for thousands of servers)."""
+    views = []
+    for s in report.servers:
+        passed, skipped = [], []
+        for f in s.findings:
+            if f.verdict is Verdict.PASS:
+                passed.append(f.title)
+            elif f.verdict is Verdict.NOT_APPLICABLE:
+                skipped.append(f.title)
+        problems = [f for f in s.findings if f.verdict is Verdict.FAIL or f.verdict is Verdict.UNKNOWN]
+        problems.sort(key=lambda f: -f.severity.rank)
+        views.append(
+            {
+                "s": s,
+                "problems": problems,
+                "passed": "; ".join(passed),
+                "skipped": "; ".join(skipped),
+                "worst_word": "PASS" if s.worst is Severity.OK else s.worst.word,
+            }
+        )
+    return views
 
 
 def summary(report: Report) -> dict[str, Any]:
@@ -100,5 +126,6 @@ class HtmlRenderer:
             run=report.run,
             inv=report.inventory,
             anchors=anchors(report.servers),
+            views=server_views(report),
             summary=summary(report),
         )
