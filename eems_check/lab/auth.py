@@ -248,7 +248,7 @@ def unseal(context: spnego.ContextProxy, content_type: str, body: bytes) -> byte
     first = re.match(rb"--\s*" + re.escape(_BOUNDARY) + rb"\r\n", body)
     if not first:
         raise SealError("sealed body does not start with the boundary")
-    rest = body[first.end():]
+    rest = body[first.end() :]
     second = re.search(rb"--\s*" + re.escape(_BOUNDARY) + rb"\r\n", rest)
     if not second:
         raise SealError("sealed body has no second part")
@@ -257,9 +257,9 @@ def unseal(context: spnego.ContextProxy, content_type: str, body: bytes) -> byte
     if not m:
         raise SealError("sealed body has no OriginalContent Length")
     expected = int(m.group(1))
-    payload = rest[second.end():]
+    payload = rest[second.end() :]
     if payload.startswith(_OCTET_HEADER):
-        payload = payload[len(_OCTET_HEADER):]
+        payload = payload[len(_OCTET_HEADER) :]
     end = re.search(rb"--\s*" + re.escape(_BOUNDARY) + rb"--\r\n$", payload)
     if end:
         payload = payload[: end.start()]
@@ -268,7 +268,7 @@ def unseal(context: spnego.ContextProxy, content_type: str, body: bytes) -> byte
     sig_len = struct.unpack("<i", payload[:4])[0]
     if sig_len < 0 or 4 + sig_len > len(payload):
         raise SealError("sealed body has a bad signature length")
-    header, data = payload[4: 4 + sig_len], payload[4 + sig_len:]
+    header, data = payload[4 : 4 + sig_len], payload[4 + sig_len :]
     try:
         plain = context.unwrap_winrm(header, data)
     except SpnegoError as exc:

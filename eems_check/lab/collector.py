@@ -77,13 +77,17 @@ def build_document(server: ServerSpec, params: CollectorParams, now: dt.datetime
 
     service: dict[str, Any] | None = None
     if server.service is not None:
-        service = {"name": "MSExchangeMitigation", "status": server.service.status,
-                   "start_type": server.service.start_type}
+        service = {
+            "name": "MSExchangeMitigation",
+            "status": server.service.status,
+            "start_type": server.service.start_type,
+        }
 
     horizon = now - dt.timedelta(days=max(0, params.event_days))
     dated = [(e.at(now), e) for e in server.events]
-    recent = sorted((p for p in dated if horizon <= p[0] <= now + dt.timedelta(minutes=5)),
-                    key=lambda p: p[0], reverse=True)
+    recent = sorted(
+        (p for p in dated if horizon <= p[0] <= now + dt.timedelta(minutes=5)), key=lambda p: p[0], reverse=True
+    )
     limit = max(0, params.max_events)
     if len(recent) > limit:
         truncated.append("events")
@@ -99,7 +103,7 @@ def build_document(server: ServerSpec, params: CollectorParams, now: dt.datetime
     max_lines = max(0, params.max_log_lines)
     if len(lines) > max_lines:
         truncated.append("log_lines")
-        lines = lines[len(lines) - max_lines:] if max_lines else []
+        lines = lines[len(lines) - max_lines :] if max_lines else []
     log_lines = [{"file": ln.file, "line": ln.line} for ln in lines]
 
     if params.probe_ocs:
@@ -122,8 +126,13 @@ def build_document(server: ServerSpec, params: CollectorParams, now: dt.datetime
         get_mitigations = {
             "ran": True,
             "mitigations": [
-                {"server": m.server or server.name, "id": m.id, "type": m.type,
-                 "description": m.description, "status": m.status}
+                {
+                    "server": m.server or server.name,
+                    "id": m.id,
+                    "type": m.type,
+                    "description": m.description,
+                    "status": m.status,
+                }
                 for m in gm.mitigations
             ],
             "warnings": list(gm.warnings),
@@ -168,7 +177,7 @@ def garbage_text(server: ServerSpec) -> str:
     return (
         f"WARNING: {server.name}: profile script failed\r\n"
         "<html><body>Object reference not set to an instance of an object.</body></html>\r\n"
-        "{\"collector\":\"eems-check-collector\",\"collector_version\":1,"  # cut off mid-document
+        '{"collector":"eems-check-collector","collector_version":1,'  # cut off mid-document
     )
 
 
@@ -177,9 +186,10 @@ def oversized_document(server: ServerSpec, params: CollectorParams, now: dt.date
     doc = build_document(server, params, now)
     target = int(mb * 1024 * 1024)
     filler = "FetchMitigation,S:LogLevel=Verbose;S:Message=" + ("x" * 900)
-    base = len(render(doc))
-    count = max(1, (target - base) // (len(filler) + 60) + 1)
+    entry = len(json.dumps({"file": "MitigationService_oversized.log", "line": filler + "#0000000"},
+                           separators=(",", ":"))) + 1
+    count = max(1, -(-(target - len(render(doc))) // entry))
     doc["log_lines"] = [
-        {"file": "MitigationService_oversized.log", "line": f"{filler}#{i}"} for i in range(count)
+        {"file": "MitigationService_oversized.log", "line": f"{filler}#{i:07d}"} for i in range(count)
     ]
     return render(doc)

@@ -124,9 +124,7 @@ def _dc_parts(domain: str) -> str:
     return ",".join(f"DC={p}" for p in domain.split("."))
 
 
-def ad_object_id(
-    *, name: str, dn: str, parent: str, depth: int, domain: str, to_string: str
-) -> PSObject:
+def ad_object_id(*, name: str, dn: str, parent: str, depth: int, domain: str, to_string: str) -> PSObject:
     """``Microsoft.Exchange.Data.Directory.ADObjectId`` with ToString and Props incl. ``Name``."""
     return adapted(
         _tn("Microsoft.Exchange.Data.Directory.ADObjectId", "Microsoft.Exchange.Data.ObjectId"),
@@ -202,8 +200,9 @@ def exchange_server(server: ServerSpec, org: LabOrgSpec) -> PSObject:
         to_string=f"{org.domain}/Configuration/Sites/{server.site}",
     )
     dn = _server_dn(org, server.name)
-    identity = ad_object_id(name=server.name, dn=dn, parent="Servers", depth=9, domain=org.domain,
-                            to_string=server.name)
+    identity = ad_object_id(
+        name=server.name, dn=dn, parent="Servers", depth=9, domain=org.domain, to_string=server.name
+    )
     legacy_dn = f"/o={org.name}/ou={_ADMIN_GROUP}/cn=Configuration/cn=Servers/cn={server.name}"
     is_mbx = server.is_mailbox
     props: list[tuple[str, Any]] = [
@@ -258,8 +257,9 @@ def exchange_server(server: ServerSpec, org: LabOrgSpec) -> PSObject:
 def organization_config(org: LabOrgSpec) -> PSObject:
     """The ``Get-OrganizationConfig`` object (MitigationsEnabled Nil when the org says null)."""
     dn = f"CN={org.name},CN=Microsoft Exchange,CN=Services,CN=Configuration,{_dc_parts(org.domain)}"
-    identity = ad_object_id(name=org.name, dn=dn, parent="Microsoft Exchange", depth=5, domain=org.domain,
-                            to_string=org.name)
+    identity = ad_object_id(
+        name=org.name, dn=dn, parent="Microsoft Exchange", depth=5, domain=org.domain, to_string=org.name
+    )
     props: list[tuple[str, Any]] = [
         ("Name", org.name),
         ("Identity", identity),

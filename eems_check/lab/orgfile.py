@@ -337,9 +337,14 @@ class _Checker:
             empty.line = line
             empty.lines = []
             return empty
-        if not isinstance(value, _LList):
-            raise self.fail(line, f"{what} must be a list")
-        return value
+        if isinstance(value, _LList):
+            return value
+        if isinstance(value, (list, tuple)):  # a default supplied by the parser itself
+            wrapped = _LList(value)
+            wrapped.line = line
+            wrapped.lines = [line] * len(value)
+            return wrapped
+        raise self.fail(line, f"{what} must be a list")
 
     def keys(self, m: _LDict, allowed: tuple[str, ...], what: str) -> None:
         for key in m:
@@ -410,9 +415,7 @@ class _Checker:
 
     def time(self, value: Any, line: int, what: str) -> tuple[dt.datetime | None, dt.timedelta | None]:
         if isinstance(value, dt.datetime):
-            return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(
-                dt.timezone.utc
-            ), None
+            return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc), None
         if isinstance(value, dt.date):
             return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc), None
         if isinstance(value, str):
@@ -431,7 +434,9 @@ class _Checker:
                 if parsed.tzinfo is None:
                     parsed = parsed.replace(tzinfo=dt.timezone.utc)
                 return parsed.astimezone(dt.timezone.utc), None
-        raise self.fail(line, f"{what} {value!r} is not a time (ISO 8601 like 2026-11-20T08:00:00Z, or relative like -2d4h)")
+        raise self.fail(
+            line, f"{what} {value!r} is not a time (ISO 8601 like 2026-11-20T08:00:00Z, or relative like -2d4h)"
+        )
 
     def string_list(self, value: Any, line: int, what: str) -> tuple[str, ...]:
         if value is None:
@@ -597,43 +602,60 @@ def _parse_server(ck: _Checker, m: _LDict, domain: str) -> ServerSpec:
     what = f"server {name!r}"
     fqdn = ck.get(m, "fqdn", str, what, default=f"{name}.{domain}")
     if not _FQDN_RE.match(fqdn):
-        raise ck.fail(ck.line_of(m, "fqdn") if "fqdn" in m else ck.line_of(m, "name"),
-                      f"{what}: fqdn {fqdn!r} is not a DNS name (set fqdn explicitly)")
+        raise ck.fail(
+            ck.line_of(m, "fqdn") if "fqdn" in m else ck.line_of(m, "name"),
+            f"{what}: fqdn {fqdn!r} is not a DNS name (set fqdn explicitly)",
+        )
     site = ck.text(ck.get(m, "site", (str, int), what, default="Default-First-Site-Name"), m.line, "site")
 
     roles_line = ck.line_of(m, "roles")
-    roles = tuple(ck.choice(r, ROLE_NAMES, roles_line, f"{what}: role")
-                  for r in ck.string_list(m.get("roles", ["Mailbox"]), roles_line, "roles"))
+    roles = tuple(
+        ck.choice(r, ROLE_NAMES, roles_line, f"{what}: role")
+        for r in ck.string_list(m.get("roles", ["Mailbox"]), roles_line, "roles")
+    )
     if not roles:
         raise ck.fail(roles_line, f"{what}: roles must not be empty")
     if "Edge" in roles and len(roles) > 1:
         raise ck.fail(roles_line, f"{what}: the Edge role cannot be combined with other roles")
-    edition = ck.choice(ck.get(m, "edition", str, what, default="Standard"), EDITIONS,
-                        ck.line_of(m, "edition"), f"{what}: edition")
+    edition = ck.choice(
+        ck.get(m, "edition", str, what, default="Standard"), EDITIONS, ck.line_of(m, "edition"), f"{what}: edition"
+    )
 
     build = ck.build(ck.get(m, "build", (str,), what, required=True), ck.line_of(m, "build"), f"{what}: build")
     if "cu_build" in m and "admin_display_version" in m:
-        raise ck.fail(ck.line_of(m, "admin_display_version"), f"{what}: give cu_build or admin_display_version, not both")
+        raise ck.fail(
+            ck.line_of(m, "admin_display_version"), f"{what}: give cu_build or admin_display_version, not both"
+        )
     if "cu_build" in m:
-        cu_build = ck.build(ck.get(m, "cu_build", str, what, required=True), ck.line_of(m, "cu_build"),
-                            f"{what}: cu_build")
+        cu_build = ck.build(
+            ck.get(m, "cu_build", str, what, required=True), ck.line_of(m, "cu_build"), f"{what}: cu_build"
+        )
     elif "admin_display_version" in m:
         adv = ck.get(m, "admin_display_version", str, what, required=True)
         am = _ADV_RE.match(adv.strip())
         if not am:
-            raise ck.fail(ck.line_of(m, "admin_display_version"),
-                          f"{what}: admin_display_version {adv!r} must look like 'Version 15.2 (Build 1118.7)'")
+            raise ck.fail(
+                ck.line_of(m, "admin_display_version"),
+                f"{what}: admin_display_version {adv!r} must look like 'Version 15.2 (Build 1118.7)'",
+            )
         a, b, c, d = (int(g) for g in am.groups())
         cu_build = (a, b, c, d)
     else:
         cu_build = build
     if cu_build[:3] != build[:3] or cu_build[3] > build[3]:
         line = ck.line_of(m, "cu_build") if "cu_build" in m else ck.line_of(m, "admin_display_version")
-        raise ck.fail(line, f"{what}: CU build {'.'.join(map(str, cu_build))} does not belong to build "
-                            f"{'.'.join(map(str, build))} (same major.minor.build, lower or equal revision)")
+        raise ck.fail(
+            line,
+            f"{what}: CU build {'.'.join(map(str, cu_build))} does not belong to build "
+            f"{'.'.join(map(str, build))} (same major.minor.build, lower or equal revision)",
+        )
 
-    exsetup = ck.choice(ck.get(m, "exsetup", str, what, default="exsetup"), EXSETUP_SOURCES,
-                        ck.line_of(m, "exsetup"), f"{what}: exsetup")
+    exsetup = ck.choice(
+        ck.get(m, "exsetup", str, what, default="exsetup"),
+        EXSETUP_SOURCES,
+        ck.line_of(m, "exsetup"),
+        f"{what}: exsetup",
+    )
     install_path = ck.get(m, "install_path", str, what, default=DEFAULT_INSTALL_PATH)
     if not install_path.endswith("\\"):
         install_path += "\\"
@@ -677,7 +699,9 @@ def _parse_eems(ck: _Checker, m: _LDict, what: str) -> EemsSpec:
     ck.keys(e, ("enabled", "applied", "blocked", "data_collection_enabled", "internet_web_proxy"), "eems")
     proxy = ck.get(e, "internet_web_proxy", str, f"{what}: eems", nullable=True)
     if proxy is not None and not re.match(r"^https?://[^\s]+$", proxy):
-        raise ck.fail(ck.line_of(e, "internet_web_proxy"), f"{what}: internet_web_proxy {proxy!r} must be an http(s) URI")
+        raise ck.fail(
+            ck.line_of(e, "internet_web_proxy"), f"{what}: internet_web_proxy {proxy!r} must be an http(s) URI"
+        )
     return EemsSpec(
         enabled=ck.get(e, "enabled", bool, f"{what}: eems", default=True),
         applied=ck.string_list(e.get("applied"), ck.line_of(e, "applied"), "eems.applied"),
@@ -696,10 +720,18 @@ def _parse_service(ck: _Checker, m: _LDict, what: str, edge: bool) -> ServiceSpe
         return None
     s = ck.mapping(raw, line, f"{what}: service (a mapping, or 'absent')")
     ck.keys(s, ("status", "start_type"), "service")
-    status = ck.choice(ck.get(s, "status", str, "service", default="Running"), SERVICE_STATUSES,
-                       ck.line_of(s, "status"), f"{what}: service status")
-    start = ck.choice(ck.get(s, "start_type", str, "service", default="Automatic"), START_TYPES,
-                      ck.line_of(s, "start_type"), f"{what}: service start_type")
+    status = ck.choice(
+        ck.get(s, "status", str, "service", default="Running"),
+        SERVICE_STATUSES,
+        ck.line_of(s, "status"),
+        f"{what}: service status",
+    )
+    start = ck.choice(
+        ck.get(s, "start_type", str, "service", default="Automatic"),
+        START_TYPES,
+        ck.line_of(s, "start_type"),
+        f"{what}: service start_type",
+    )
     return ServiceSpec(status, start)
 
 
@@ -710,13 +742,17 @@ def _parse_events(ck: _Checker, m: _LDict, what: str) -> tuple[EventSpec, ...]:
         e = ck.mapping(item, line, "an event")
         ck.keys(e, ("id", "level", "time", "message", "source"), "event")
         eid = ck.get(e, "id", int, "event", required=True)
-        level = ck.choice(ck.get(e, "level", str, "event", default="Error"), EVENT_LEVELS,
-                          ck.line_of(e, "level"), "event level")
+        level = ck.choice(
+            ck.get(e, "level", str, "event", default="Error"), EVENT_LEVELS, ck.line_of(e, "level"), "event level"
+        )
         t_abs, t_off = ck.time(e.get("time", "now"), ck.line_of(e, "time"), "event time")
         message = ck.text(ck.get(e, "message", (str, int), "event", required=True), line, "event message")
         source = ck.get(e, "source", str, "event", default=EEMS_EVENT_SOURCE)
-        out.append(EventSpec(id=eid, level=level, message=message.rstrip("\n"), source=source,
-                             time_abs=t_abs, time_offset=t_off))
+        out.append(
+            EventSpec(
+                id=eid, level=level, message=message.rstrip("\n"), source=source, time_abs=t_abs, time_offset=t_off
+            )
+        )
     return tuple(out)
 
 
@@ -749,13 +785,15 @@ def _parse_get_mitigations(ck: _Checker, m: _LDict, what: str, eems: EemsSpec) -
         ck.keys(x, ("server", "id", "type", "description", "status"), "mitigation")
         mid = ck.text(ck.get(x, "id", (str, int), "mitigation", required=True), line, "mitigation id")
         default_type, default_desc = KNOWN_MITIGATIONS.get(mid.split(".")[0], ("IIS", ""))
-        mits.append(MitigationSpec(
-            server=ck.get(x, "server", str, "mitigation"),
-            id=mid,
-            type=ck.get(x, "type", str, "mitigation", default=default_type),
-            description=ck.get(x, "description", str, "mitigation", default=default_desc),
-            status=ck.get(x, "status", str, "mitigation", default="Applied"),
-        ))
+        mits.append(
+            MitigationSpec(
+                server=ck.get(x, "server", str, "mitigation"),
+                id=mid,
+                type=ck.get(x, "type", str, "mitigation", default=default_type),
+                description=ck.get(x, "description", str, "mitigation", default=default_desc),
+                status=ck.get(x, "status", str, "mitigation", default="Applied"),
+            )
+        )
     return GetMitigationsSpec(
         mitigations=tuple(mits),
         warnings=ck.string_list(g.get("warnings"), ck.line_of(g, "warnings"), "get_mitigations.warnings"),
@@ -810,8 +848,9 @@ def _parse_faults(ck: _Checker, m: _LDict, what: str) -> tuple[FaultSpec, ...]:
             f = ck.mapping(item, line, "a fault (a mapping with 'kind', or a fault name)")
         kind = ck.choice(ck.get(f, "kind", str, "fault", required=True), FAULT_KINDS, line, f"{what}: fault kind")
         ck.keys(f, ("kind", *_FAULT_PARAMS[kind]), f"fault {kind}")
-        endpoint = ck.choice(ck.get(f, "endpoint", str, "fault", default="both"), ENDPOINTS,
-                             ck.line_of(f, "endpoint"), "fault endpoint")
+        endpoint = ck.choice(
+            ck.get(f, "endpoint", str, "fault", default="both"), ENDPOINTS, ck.line_of(f, "endpoint"), "fault endpoint"
+        )
         kwargs: dict[str, Any] = {"kind": kind, "endpoint": endpoint}
         if kind in COLLECTOR_FAULTS:
             kwargs["endpoint"] = "wsman"
@@ -820,11 +859,19 @@ def _parse_faults(ck: _Checker, m: _LDict, what: str) -> tuple[FaultSpec, ...]:
             if ms < 0:
                 raise ck.fail(ck.line_of(f, "ms"), "fault delay: ms must not be negative")
             kwargs["ms"] = ms
-            kwargs["scope"] = ck.choice(ck.get(f, "scope", str, "fault", default="request"), ("request", "collector"),
-                                        ck.line_of(f, "scope"), "delay scope")
+            kwargs["scope"] = ck.choice(
+                ck.get(f, "scope", str, "fault", default="request"),
+                ("request", "collector"),
+                ck.line_of(f, "scope"),
+                "delay scope",
+            )
         elif kind == "hang":
-            kwargs["scope"] = ck.choice(ck.get(f, "scope", str, "fault", default="all"), ("all", "collector"),
-                                        ck.line_of(f, "scope"), "hang scope")
+            kwargs["scope"] = ck.choice(
+                ck.get(f, "scope", str, "fault", default="all"),
+                ("all", "collector"),
+                ck.line_of(f, "scope"),
+                "hang scope",
+            )
         elif kind == "oversized":
             mb = ck.get(f, "mb", (int, float), "fault oversized", default=1.0)
             if not 0 < mb <= 256:
@@ -847,4 +894,3 @@ def format_build(build: tuple[int, int, int, int]) -> str:
 def file_version(build: tuple[int, int, int, int]) -> str:
     """ExSetup.exe FileVersion text: ``(15, 2, 1118, 26)`` -> ``15.02.1118.026``."""
     return f"{build[0]}.{build[1]:02d}.{build[2]:04d}.{build[3]:03d}"
-

@@ -329,8 +329,9 @@ class LabShell:
                 run = self.runs.get(event.pipeline_id) if event.pipeline_id else None
                 if run is not None:
                     run.input_done = True
-            elif isinstance(event, (psrpcore.SetMaxRunspacesEvent, psrpcore.SetMinRunspacesEvent,
-                                    psrpcore.ResetRunspaceStateEvent)):
+            elif isinstance(
+                event, (psrpcore.SetMaxRunspacesEvent, psrpcore.SetMinRunspacesEvent, psrpcore.ResetRunspaceStateEvent)
+            ):
                 self.pool.runspace_availability_response(event.ci, True)
             elif isinstance(event, psrpcore.GetAvailableRunspacesEvent):
                 self.pool.runspace_availability_response(event.ci, max(1, self.pool.max_runspaces))
