@@ -21,8 +21,8 @@ from eems_check.lab.orgfile import ServerSpec, file_version
 
 __all__ = [
     "COLLECTOR_MARKER",
-    "CollectorParams",
     "OCS_URL",
+    "CollectorParams",
     "build_document",
     "garbage_text",
     "oversized_document",
@@ -33,7 +33,8 @@ COLLECTOR_MARKER = "# eems-check-collector"
 COLLECTOR_VERSION = 1
 OCS_URL = "https://officeclient.microsoft.com/GetExchangeMitigations"
 DELEGATION_REASON = (
-    "Exchange cmdlets could not be loaded in the remote session: delegation (CredSSP or Kerberos) is not available"
+    "Exchange cmdlets could not be loaded in the remote session: "
+    "delegation (CredSSP or Kerberos) is not available"
 )
 
 _DATE_SENTINEL = "\x00EEMSLABDATE:"
@@ -49,6 +50,7 @@ class CollectorParams:
     max_log_lines: int = 200
     probe_ocs: bool = False
     run_get_mitigations: bool = False
+    proxy: str | None = None  # -Proxy: the InternetWebProxy the scanner passes for the OCS probe
 
 
 class _Date:
@@ -73,7 +75,12 @@ def build_document(server: ServerSpec, params: CollectorParams, now: dt.datetime
             "HKLM:\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup has no MsiInstallPath)",
         }
     else:
-        exsetup = {"file_version": file_version(server.build), "source": server.exsetup, "path": exe, "error": None}
+        exsetup = {
+            "file_version": file_version(server.build),
+            "source": server.exsetup,
+            "path": exe,
+            "error": None,
+        }
 
     service: dict[str, Any] | None = None
     if server.service is not None:
@@ -86,7 +93,9 @@ def build_document(server: ServerSpec, params: CollectorParams, now: dt.datetime
     horizon = now - dt.timedelta(days=max(0, params.event_days))
     dated = [(e.at(now), e) for e in server.events]
     recent = sorted(
-        (p for p in dated if horizon <= p[0] <= now + dt.timedelta(minutes=5)), key=lambda p: p[0], reverse=True
+        (p for p in dated if horizon <= p[0] <= now + dt.timedelta(minutes=5)),
+        key=lambda p: p[0],
+        reverse=True,
     )
     limit = max(0, params.max_events)
     if len(recent) > limit:
@@ -110,7 +119,7 @@ def build_document(server: ServerSpec, params: CollectorParams, now: dt.datetime
         ocs: dict[str, Any] = {
             "ran": True,
             "url": OCS_URL,
-            "proxy": server.eems.internet_web_proxy,
+            "proxy": params.proxy,
             "status_code": server.ocs.status_code,
             "error": server.ocs.error,
         }
@@ -168,7 +177,9 @@ def render(document: dict[str, Any]) -> str:
     """Compact JSON in the style of Windows PowerShell 5.1 ``ConvertTo-Json -Compress``."""
     text = json.dumps(_encode(document), ensure_ascii=False, separators=(",", ":"))
     # JavaScriptSerializer escapes these four characters; none occurs in JSON syntax outside strings.
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
+    text = (
+        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
+    )
     return _DATE_RE.sub(lambda m: f'"\\/Date({m.group(1)})\\/"', text)
 
 
@@ -186,8 +197,15 @@ def oversized_document(server: ServerSpec, params: CollectorParams, now: dt.date
     doc = build_document(server, params, now)
     target = int(mb * 1024 * 1024)
     filler = "FetchMitigation,S:LogLevel=Verbose;S:Message=" + ("x" * 900)
-    entry = len(json.dumps({"file": "MitigationService_oversized.log", "line": filler + "#0000000"},
-                           separators=(",", ":"))) + 1
+    entry = (
+        len(
+            json.dumps(
+                {"file": "MitigationService_oversized.log", "line": filler + "#0000000"},
+                separators=(",", ":"),
+            )
+        )
+        + 1
+    )
     count = max(1, -(-(target - len(render(doc))) // entry))
     doc["log_lines"] = [
         {"file": "MitigationService_oversized.log", "line": f"{filler}#{i:07d}"} for i in range(count)

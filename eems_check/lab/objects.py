@@ -54,7 +54,8 @@ def adapted(type_names: list[str], props: list[tuple[str, Any]], to_string: str 
     obj.PSObject.type_names = list(type_names)
     for name, value in props:
         obj.PSObject.adapted_properties.append(PSNoteProperty(name, value))
-    obj.PSObject.to_string = to_string
+    if to_string is not None:
+        obj.PSObject.to_string = to_string
     return obj
 
 
@@ -151,7 +152,13 @@ def server_version(build: tuple[int, int, int, int]) -> PSObject:
     major, minor, b, rev = build
     return adapted(
         _tn("Microsoft.Exchange.Data.ServerVersion"),
-        [("Major", major), ("Minor", minor), ("Build", b), ("Revision", rev), ("FilePatchLevelDescription", None)],
+        [
+            ("Major", major),
+            ("Minor", minor),
+            ("Build", b),
+            ("Revision", rev),
+            ("FilePatchLevelDescription", None),
+        ],
         f"Version {major}.{minor} (Build {b}.{rev})",
     )
 

@@ -1,4 +1,4 @@
-"""Org file (YAML) -> frozen dataclasses describing a simulated Exchange organisation.
+"""Org file (YAML) -> frozen dataclasses describing a simulated Exchange organisation (format: ORGFILE.md).
 
 What it does: reads one YAML file, checks every field, and returns a :class:`LabOrgSpec`.
 Every problem is raised as ``LabOrgError("<file>:<line>: <problem>")`` (one line).
@@ -43,7 +43,15 @@ DEFAULT_LOG_FILE = "MitigationService_1.log"
 ROLE_NAMES = ("Mailbox", "ClientAccess", "UnifiedMessaging", "HubTransport", "Edge")
 EDITIONS = ("Standard", "StandardEvaluation", "Enterprise", "EnterpriseEvaluation", "Coexistence")
 EVENT_LEVELS = ("Error", "Warning", "Information", "Critical", "Verbose")
-SERVICE_STATUSES = ("Running", "Stopped", "Paused", "StartPending", "StopPending", "ContinuePending", "PausePending")
+SERVICE_STATUSES = (
+    "Running",
+    "Stopped",
+    "Paused",
+    "StartPending",
+    "StopPending",
+    "ContinuePending",
+    "PausePending",
+)
 START_TYPES = ("Automatic", "Manual", "Disabled", "Boot", "System")
 EXSETUP_SOURCES = ("exsetup", "registry", "missing")
 FAULT_KINDS = (
@@ -63,7 +71,10 @@ COLLECTOR_FAULTS = ("garbage", "oversized")
 # Descriptions used when the org file lists applied/blocked mitigations but no explicit
 # Get-Mitigations.ps1 output.
 KNOWN_MITIGATIONS: dict[str, tuple[str, str]] = {
-    "PING1": ("Ping", "Heartbeat probe to verify the Mitigation Service is working. It does not change anything."),
+    "PING1": (
+        "Ping",
+        "Heartbeat probe to verify the Mitigation Service is working. It does not change anything.",
+    ),
     "M1": ("IIS", "Mitigation for CVE-2022-41040: URL Rewrite rule 'EEMS M1.1 PowerShell - inbound'."),
     "M2": ("IIS", "Mitigation for CVE-2026-42897: URL Rewrite rule 'EEMS M2.1 OWA CSP - outbound'."),
 }
@@ -252,14 +263,14 @@ class LabOrgSpec:
 # ---------------------------------------------------------------------------------------------------------
 
 
-class _LDict(dict):  # type: ignore[type-arg]
+class _LDict(dict):
     """A mapping that remembers the line of itself and of each key."""
 
     line: int = 0
     lines: dict[Any, int]
 
 
-class _LList(list):  # type: ignore[type-arg]
+class _LList(list):
     """A sequence that remembers the line of itself and of each item."""
 
     line: int = 0
@@ -283,12 +294,12 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LDict:
     result.line = node.start_mark.line + 1
     result.lines = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, (str, int, bool)):
             raise _YamlProblem(key_node.start_mark.line + 1, "mapping keys must be plain scalars")
         if key in result:
             raise _YamlProblem(key_node.start_mark.line + 1, f"duplicate key {key!r}")
-        result[key] = loader.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+        result[key] = loader.construct_object(value_node, deep=True)
         result.lines[key] = key_node.start_mark.line + 1
     return result
 
@@ -298,13 +309,13 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _LList:
     result.line = node.start_mark.line + 1
     result.lines = []
     for item in node.value:
-        result.append(loader.construct_object(item, deep=True))  # type: ignore[no-untyped-call]
+        result.append(loader.construct_object(item, deep=True))
         result.lines.append(item.start_mark.line + 1)
     return result
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)  # type: ignore[arg-type]
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)  # type: ignore[arg-type]
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -313,7 +324,9 @@ _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)  # type: i
 
 _BUILD_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{1,4})\.(\d{1,4})$")
 _ADV_RE = re.compile(r"^Version (\d+)\.(\d+) \(Build (\d+)\.(\d+)\)$")
-_FQDN_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))+$")
+_FQDN_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))+$"
+)
 _REL_TIME_RE = re.compile(r"^-(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -381,7 +394,9 @@ class _Checker:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         # bool is an int subclass: refuse it where an int is wanted, unless bool is asked for
         if isinstance(value, bool) and bool not in kinds:
-            raise self.fail(self.line_of(m, key), f"{what}.{key} must be {self._kind_name(kinds)}, not a boolean")
+            raise self.fail(
+                self.line_of(m, key), f"{what}.{key} must be {self._kind_name(kinds)}, not a boolean"
+            )
         if not isinstance(value, kinds):
             raise self.fail(
                 self.line_of(m, key),
@@ -409,13 +424,17 @@ class _Checker:
         text = str(value).strip()
         m = _BUILD_RE.match(text)
         if not m:
-            raise self.fail(line, f"{what} {value!r} is not a build number like 15.2.1118.26 (quote it in YAML)")
+            raise self.fail(
+                line, f"{what} {value!r} is not a build number like 15.2.1118.26 (quote it in YAML)"
+            )
         major, minor, build, rev = (int(g) for g in m.groups())
         return major, minor, build, rev
 
     def time(self, value: Any, line: int, what: str) -> tuple[dt.datetime | None, dt.timedelta | None]:
         if isinstance(value, dt.datetime):
-            return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc), None
+            return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(
+                dt.timezone.utc
+            ), None
         if isinstance(value, dt.date):
             return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc), None
         if isinstance(value, str):
@@ -435,7 +454,8 @@ class _Checker:
                     parsed = parsed.replace(tzinfo=dt.timezone.utc)
                 return parsed.astimezone(dt.timezone.utc), None
         raise self.fail(
-            line, f"{what} {value!r} is not a time (ISO 8601 like 2026-11-20T08:00:00Z, or relative like -2d4h)"
+            line,
+            f"{what} {value!r} is not a time (ISO 8601 like 2026-11-20T08:00:00Z, or relative like -2d4h)",
         )
 
     def string_list(self, value: Any, line: int, what: str) -> tuple[str, ...]:
@@ -445,7 +465,7 @@ class _Checker:
             return (value,)
         seq = self.sequence(value, line, what)
         out = []
-        for item, item_line in zip(seq, seq.lines):
+        for item, item_line in zip(seq, seq.lines, strict=True):
             out.append(self.text(item, item_line, f"{what} entry"))
         return tuple(out)
 
@@ -470,7 +490,7 @@ def parse_org(text: str, path: str = "<org>") -> LabOrgSpec:
     """Validate org-file text (``path`` only names it in errors)."""
     ck = _Checker(path)
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+        doc = yaml.load(text, Loader=_Loader)
     except _YamlProblem as exc:
         raise ck.fail(exc.line, exc.problem) from None
     except yaml.MarkedYAMLError as exc:
@@ -481,9 +501,17 @@ def parse_org(text: str, path: str = "<org>") -> LabOrgSpec:
     root = ck.mapping(doc, 1, "the org file")
     ck.keys(root, ("organization", "accounts", "lab", "servers"), "the org file")
 
-    org = ck.mapping(ck.get(root, "organization", _LDict, "org file", required=True), root.line, "organization")
-    ck.keys(org, ("name", "domain", "mitigations_enabled", "domain_controller", "discovery_server"), "organization")
-    org_name = ck.text(ck.get(org, "name", (str, int), "organization", required=True), org.line, "organization.name")
+    org = ck.mapping(
+        ck.get(root, "organization", _LDict, "org file", required=True), root.line, "organization"
+    )
+    ck.keys(
+        org,
+        ("name", "domain", "mitigations_enabled", "domain_controller", "discovery_server"),
+        "organization",
+    )
+    org_name = ck.text(
+        ck.get(org, "name", (str, int), "organization", required=True), org.line, "organization.name"
+    )
     domain = ck.get(org, "domain", str, "organization", required=True)
     if not _FQDN_RE.match(domain):
         raise ck.fail(ck.line_of(org, "domain"), f"organization.domain {domain!r} is not a DNS domain name")
@@ -505,12 +533,14 @@ def parse_org(text: str, path: str = "<org>") -> LabOrgSpec:
         allow_basic = ck.get(lab, "allow_basic", bool, "lab", default=True)
         allow_unencrypted = ck.get(lab, "allow_unencrypted", bool, "lab", default=False)
 
-    servers_raw = ck.sequence(ck.get(root, "servers", _LList, "org file", required=True), root.line, "servers")
+    servers_raw = ck.sequence(
+        ck.get(root, "servers", _LList, "org file", required=True), root.line, "servers"
+    )
     if not servers_raw:
         raise ck.fail(servers_raw.line, "servers must list at least one server")
     servers: list[ServerSpec] = []
     seen: dict[str, int] = {}
-    for item, line in zip(servers_raw, servers_raw.lines):
+    for item, line in zip(servers_raw, servers_raw.lines, strict=True):
         srv = _parse_server(ck, ck.mapping(item, line, "a server"), domain)
         for key in (srv.name.lower(), srv.fqdn.lower()):
             if key in seen and not (key == srv.fqdn.lower() == srv.name.lower()):
@@ -534,7 +564,9 @@ def parse_org(text: str, path: str = "<org>") -> LabOrgSpec:
     if discovery is not None:
         found = spec.server(discovery)
         if found is None:
-            raise ck.fail(ck.line_of(org, "discovery_server"), f"discovery_server {discovery!r} is not a server")
+            raise ck.fail(
+                ck.line_of(org, "discovery_server"), f"discovery_server {discovery!r} is not a server"
+            )
         spec = _replace_discovery(spec, found.name)
     return spec
 
@@ -550,7 +582,7 @@ def _parse_accounts(ck: _Checker, root: _LDict) -> tuple[Account, ...]:
     if not raw:
         raise ck.fail(raw.line, "accounts must list at least one account")
     out = []
-    for item, line in zip(raw, raw.lines):
+    for item, line in zip(raw, raw.lines, strict=True):
         m = ck.mapping(item, line, "an account")
         ck.keys(m, ("username", "password"), "account")
         username = ck.get(m, "username", str, "account", required=True)
@@ -565,7 +597,9 @@ def _parse_accounts(ck: _Checker, root: _LDict) -> tuple[Account, ...]:
         else:
             raise ck.fail(uline, f"username {username!r} must look like DOMAIN\\user or user@dns.domain")
         if ":" in username or ":" in password or "\n" in password or "\r" in password:
-            raise ck.fail(ck.line_of(m, "password"), "username and password must not contain ':' or line breaks")
+            raise ck.fail(
+                ck.line_of(m, "password"), "username and password must not contain ':' or line breaks"
+            )
         if not password:
             raise ck.fail(ck.line_of(m, "password"), "password must not be empty")
         out.append(Account(username=username, password=password, domain=dom, user=user))
@@ -618,13 +652,19 @@ def _parse_server(ck: _Checker, m: _LDict, domain: str) -> ServerSpec:
     if "Edge" in roles and len(roles) > 1:
         raise ck.fail(roles_line, f"{what}: the Edge role cannot be combined with other roles")
     edition = ck.choice(
-        ck.get(m, "edition", str, what, default="Standard"), EDITIONS, ck.line_of(m, "edition"), f"{what}: edition"
+        ck.get(m, "edition", str, what, default="Standard"),
+        EDITIONS,
+        ck.line_of(m, "edition"),
+        f"{what}: edition",
     )
 
-    build = ck.build(ck.get(m, "build", (str,), what, required=True), ck.line_of(m, "build"), f"{what}: build")
+    build = ck.build(
+        ck.get(m, "build", (str,), what, required=True), ck.line_of(m, "build"), f"{what}: build"
+    )
     if "cu_build" in m and "admin_display_version" in m:
         raise ck.fail(
-            ck.line_of(m, "admin_display_version"), f"{what}: give cu_build or admin_display_version, not both"
+            ck.line_of(m, "admin_display_version"),
+            f"{what}: give cu_build or admin_display_version, not both",
         )
     if "cu_build" in m:
         cu_build = ck.build(
@@ -700,7 +740,8 @@ def _parse_eems(ck: _Checker, m: _LDict, what: str) -> EemsSpec:
     proxy = ck.get(e, "internet_web_proxy", str, f"{what}: eems", nullable=True)
     if proxy is not None and not re.match(r"^https?://[^\s]+$", proxy):
         raise ck.fail(
-            ck.line_of(e, "internet_web_proxy"), f"{what}: internet_web_proxy {proxy!r} must be an http(s) URI"
+            ck.line_of(e, "internet_web_proxy"),
+            f"{what}: internet_web_proxy {proxy!r} must be an http(s) URI",
         )
     return EemsSpec(
         enabled=ck.get(e, "enabled", bool, f"{what}: eems", default=True),
@@ -738,19 +779,27 @@ def _parse_service(ck: _Checker, m: _LDict, what: str, edge: bool) -> ServiceSpe
 def _parse_events(ck: _Checker, m: _LDict, what: str) -> tuple[EventSpec, ...]:
     seq = ck.sequence(m.get("events"), ck.line_of(m, "events"), f"{what}: events")
     out = []
-    for item, line in zip(seq, seq.lines):
+    for item, line in zip(seq, seq.lines, strict=True):
         e = ck.mapping(item, line, "an event")
         ck.keys(e, ("id", "level", "time", "message", "source"), "event")
         eid = ck.get(e, "id", int, "event", required=True)
         level = ck.choice(
-            ck.get(e, "level", str, "event", default="Error"), EVENT_LEVELS, ck.line_of(e, "level"), "event level"
+            ck.get(e, "level", str, "event", default="Error"),
+            EVENT_LEVELS,
+            ck.line_of(e, "level"),
+            "event level",
         )
         t_abs, t_off = ck.time(e.get("time", "now"), ck.line_of(e, "time"), "event time")
         message = ck.text(ck.get(e, "message", (str, int), "event", required=True), line, "event message")
         source = ck.get(e, "source", str, "event", default=EEMS_EVENT_SOURCE)
         out.append(
             EventSpec(
-                id=eid, level=level, message=message.rstrip("\n"), source=source, time_abs=t_abs, time_offset=t_off
+                id=eid,
+                level=level,
+                message=message.rstrip("\n"),
+                source=source,
+                time_abs=t_abs,
+                time_offset=t_off,
             )
         )
     return tuple(out)
@@ -759,7 +808,7 @@ def _parse_events(ck: _Checker, m: _LDict, what: str) -> tuple[EventSpec, ...]:
 def _parse_log_lines(ck: _Checker, m: _LDict, what: str) -> tuple[LogLine, ...]:
     seq = ck.sequence(m.get("log_lines"), ck.line_of(m, "log_lines"), f"{what}: log_lines")
     out = []
-    for item, line in zip(seq, seq.lines):
+    for item, line in zip(seq, seq.lines, strict=True):
         if isinstance(item, _LDict):
             ck.keys(item, ("file", "line"), "log line")
             f = ck.get(item, "file", str, "log line", default=DEFAULT_LOG_FILE)
@@ -780,7 +829,7 @@ def _parse_get_mitigations(ck: _Checker, m: _LDict, what: str, eems: EemsSpec) -
     ck.keys(g, ("mitigations", "warnings", "errors"), "get_mitigations")
     seq = ck.sequence(g.get("mitigations"), ck.line_of(g, "mitigations"), "get_mitigations.mitigations")
     mits = []
-    for item, line in zip(seq, seq.lines):
+    for item, line in zip(seq, seq.lines, strict=True):
         x = ck.mapping(item, line, "a mitigation")
         ck.keys(x, ("server", "id", "type", "description", "status"), "mitigation")
         mid = ck.text(ck.get(x, "id", (str, int), "mitigation", required=True), line, "mitigation id")
@@ -839,17 +888,22 @@ _FAULT_PARAMS: dict[str, tuple[str, ...]] = {
 def _parse_faults(ck: _Checker, m: _LDict, what: str) -> tuple[FaultSpec, ...]:
     seq = ck.sequence(m.get("faults"), ck.line_of(m, "faults"), f"{what}: faults")
     out = []
-    for item, line in zip(seq, seq.lines):
+    for item, line in zip(seq, seq.lines, strict=True):
         if isinstance(item, str):
             f = _LDict({"kind": item})
             f.line = line
             f.lines = {"kind": line}
         else:
             f = ck.mapping(item, line, "a fault (a mapping with 'kind', or a fault name)")
-        kind = ck.choice(ck.get(f, "kind", str, "fault", required=True), FAULT_KINDS, line, f"{what}: fault kind")
+        kind = ck.choice(
+            ck.get(f, "kind", str, "fault", required=True), FAULT_KINDS, line, f"{what}: fault kind"
+        )
         ck.keys(f, ("kind", *_FAULT_PARAMS[kind]), f"fault {kind}")
         endpoint = ck.choice(
-            ck.get(f, "endpoint", str, "fault", default="both"), ENDPOINTS, ck.line_of(f, "endpoint"), "fault endpoint"
+            ck.get(f, "endpoint", str, "fault", default="both"),
+            ENDPOINTS,
+            ck.line_of(f, "endpoint"),
+            "fault endpoint",
         )
         kwargs: dict[str, Any] = {"kind": kind, "endpoint": endpoint}
         if kind in COLLECTOR_FAULTS:

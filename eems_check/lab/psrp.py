@@ -156,7 +156,9 @@ class LabShell:
     def open(self, creation_fragments: bytes) -> None:
         """Process creationXml (SESSION_CAPABILITY + INIT_RUNSPACEPOOL) synchronously."""
         with self.cond:
-            self.pool.receive_data(psrpcore.PSRPPayload(creation_fragments, psrpcore.StreamType.default, None))
+            self.pool.receive_data(
+                psrpcore.PSRPPayload(creation_fragments, psrpcore.StreamType.default, None)
+            )
             self._process_events()
             if self.pool.state != psrpcore.types.RunspacePoolState.Opened:
                 raise ValueError("creationXml did not open the runspace pool")
@@ -182,7 +184,9 @@ class LabShell:
         with self.cond:
             self._check_open()
             pid = self._pid(command_id) if command_id else None
-            stream_type = psrpcore.StreamType.prompt_response if stream == "pr" else psrpcore.StreamType.default
+            stream_type = (
+                psrpcore.StreamType.prompt_response if stream == "pr" else psrpcore.StreamType.default
+            )
             self.pool.receive_data(psrpcore.PSRPPayload(data, stream_type, pid))
             self._process_events()
             self.last_activity = time.time()
@@ -322,15 +326,20 @@ class LabShell:
                 compat.fail_pipeline(run.pipeline, cmdlets.not_supported_error("GetCommandMetadata"))
                 run.finished = True
             elif isinstance(event, psrpcore.PipelineInputEvent):
-                run = self.runs.get(event.pipeline_id) if event.pipeline_id else None
-                if run is not None:
-                    run.input.append(event.data)
+                target = self.runs.get(event.pipeline_id) if event.pipeline_id else None
+                if target is not None:
+                    target.input.append(event.data)
             elif isinstance(event, psrpcore.EndOfPipelineInputEvent):
-                run = self.runs.get(event.pipeline_id) if event.pipeline_id else None
-                if run is not None:
-                    run.input_done = True
+                target = self.runs.get(event.pipeline_id) if event.pipeline_id else None
+                if target is not None:
+                    target.input_done = True
             elif isinstance(
-                event, (psrpcore.SetMaxRunspacesEvent, psrpcore.SetMinRunspacesEvent, psrpcore.ResetRunspaceStateEvent)
+                event,
+                (
+                    psrpcore.SetMaxRunspacesEvent,
+                    psrpcore.SetMinRunspacesEvent,
+                    psrpcore.ResetRunspaceStateEvent,
+                ),
             ):
                 self.pool.runspace_availability_response(event.ci, True)
             elif isinstance(event, psrpcore.GetAvailableRunspacesEvent):
@@ -363,7 +372,7 @@ class LabShell:
             failure = cmdlets.execute(self.runtime, commands, pipeline_input, sink)
         except cmdlets.PipelineStopped:
             return
-        except Exception as exc:  # noqa: BLE001 - a lab bug must still end the pipeline
+        except Exception as exc:
             failure = cmdlets.internal_error(exc)
         with self.cond:
             if run.stop_event.is_set() or run.pipeline.state != PSInvocationState.Running:
@@ -414,7 +423,9 @@ class _Sink(cmdlets.Sink):
 
     def error(self, record: ErrorRecord) -> None:
         def write() -> None:
-            self._run.pipeline.prepare_message(record, message_type=psrpcore.types.PSRPMessageType.ErrorRecord)
+            self._run.pipeline.prepare_message(
+                record, message_type=psrpcore.types.PSRPMessageType.ErrorRecord
+            )
 
         self._write(write)
 
@@ -433,7 +444,11 @@ class _Sink(cmdlets.Sink):
             remaining = end - time.monotonic()
             if remaining <= 0:
                 return
-            if self._run.stop_event.wait(min(remaining, 0.2)) or self._shell.closed or self._shell._stopping.is_set():
+            if (
+                self._run.stop_event.wait(min(remaining, 0.2))
+                or self._shell.closed
+                or self._shell._stopping.is_set()
+            ):
                 raise cmdlets.PipelineStopped()
 
     def hang(self) -> None:
