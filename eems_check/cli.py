@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
@@ -105,10 +105,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_outputs(p)
     _add_common(p)
 
-    p = sub.add_parser("demo", help="evaluate the bundled sample organisation and write the reports")
+    p = sub.add_parser("scan", help="scan an Exchange organisation over PowerShell Remoting and write the reports")
+    from .collect import add_scan_arguments
+
+    add_scan_arguments(p)
+    p.add_argument("--save-inventory", type=Path, metavar="FILE", help="also save the collected inventory (JSON)")
+    _add_rules(p)
+    _add_outputs(p)
+    _add_common(p)
+
+    p = sub.add_parser("demo", help="start the simulated organisation on loopback, scan it and write the reports")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("eems-report-demo"), metavar="DIR")
     p.add_argument("--today", type=_date, metavar="YYYY-MM-DD", help="evaluate as of this day (default: today)")
+    p.add_argument("--offline", action="store_true", help="evaluate the bundled sample inventory instead of scanning")
     _add_rules(p)
+    _add_common(p)
+
+    lab = sub.add_parser("lab", help="the simulated Exchange organisation (loopback only)")
+    lsub = lab.add_subparsers(dest="lab_command", required=True, parser_class=_Parser)
+    p = lsub.add_parser("serve", help="run a simulated organisation until interrupted")
+    p.add_argument("--org", type=Path, help="org file (YAML); default: the bundled demo organisation")
+    p.add_argument("--base-address", default="127.0.10.1", help="first loopback address (default 127.0.10.1)")
+    p.add_argument("--exchange-port", type=int, default=0, help="port of /PowerShell (default: a free one)")
+    p.add_argument("--wsman-port", type=int, default=0, help="port of /wsman (default: a free one)")
     _add_common(p)
 
     p = sub.add_parser("build", help="explain Exchange build numbers in any spelling")
@@ -193,14 +212,98 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv)
 
 
+def _save_inventory(inventory: Inventory, path: Path) -> None:
+    from .inventory import inventory_to_document
+    from .outputs import write_text_atomic
+
+    write_text_atomic(path, json.dumps(inventory_to_document(inventory), indent=2, ensure_ascii=False) + "\n")
+
+
+def _progress(args: argparse.Namespace) -> Callable[[int, int, int], None] | None:
+    from .collect import ProgressPrinter
+
+    return None if args.quiet else ProgressPrinter()
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    import os
+
+    from .collect import options_from_args, scan
+
+    ruleset = load_ruleset(args.rules)
+    options = options_from_args(args, os.environ)
+    inventory = scan(options, progress=_progress(args))
+    if args.save_inventory:
+        _save_inventory(inventory, args.save_inventory)
+        _say(args, f"Inventory: {args.save_inventory.resolve()}")
+    return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv)
+
+
+def _bundled_org() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("eems_check") / "lab" / "orgs" / "demo.yaml"))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from importlib import resources
 
     ruleset = load_ruleset(args.rules)
-    sample = Path(str(resources.files("eems_check") / "data" / "sample-inventory.json"))
-    inventory = read_inventory(sample)
-    _say(args, "Evaluating the bundled sample organisation (no Exchange server needed).")
+    if args.offline:
+        sample = Path(str(resources.files("eems_check") / "data" / "sample-inventory.json"))
+        _say(args, "Evaluating the bundled sample inventory (no Exchange server needed).")
+        _report_and_exit(args, read_inventory(sample), ruleset, args.output_dir)
+        return EXIT_OK
+    from .collect import ScanOptions, scan
+    from .lab import LabOrg, load_org
+
+    spec = load_org(_bundled_org())
+    with LabOrg(spec) as lab:
+        user, password = lab.credentials
+        _say(
+            args,
+            f"Simulated organisation started on loopback ({len(lab.address_map())} servers); scanning it "
+            "over WS-Management + PSRP with NTLM and message encryption.",
+        )
+        options = ScanOptions(
+            discovery_server=lab.discovery_fqdn,
+            auth="ntlm",
+            username=user,
+            password=password,
+            exchange_port=lab.exchange_port,
+            wsman_port=lab.wsman_port,
+            address_map=lab.address_map(),
+            probe_ocs=True,
+            run_get_mitigations=True,
+            server_timeout=20.0,
+            connect_timeout=3.0,
+            operation_timeout=5,
+        )
+        inventory = scan(options, progress=_progress(args))
+    _save_inventory(inventory, args.output_dir / "inventory.json")
     _report_and_exit(args, inventory, ruleset, args.output_dir)
+    return EXIT_OK
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    import time
+
+    from .lab import LabOrg, LabOrgError, load_org
+
+    try:
+        spec = load_org(args.org or _bundled_org())
+    except LabOrgError as exc:
+        raise InputError(str(exc)) from None
+    with LabOrg(
+        spec, base_address=args.base_address, exchange_port=args.exchange_port, wsman_port=args.wsman_port
+    ) as lab:
+        print(lab.describe(), flush=True)
+        print("Press Ctrl+C to stop.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
     return EXIT_OK
 
 
@@ -332,7 +435,14 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"evaluate": cmd_evaluate, "demo": cmd_demo, "build": cmd_build, "rules": cmd_rules}
+COMMANDS = {
+    "evaluate": cmd_evaluate,
+    "scan": cmd_scan,
+    "demo": cmd_demo,
+    "lab": cmd_lab,
+    "build": cmd_build,
+    "rules": cmd_rules,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -85,10 +85,20 @@ def test_evaluate_writes_the_named_files(tmp_path: Path) -> None:
     assert str(html) in result.stdout
 
 
-def test_demo_writes_three_reports_into_its_folder(tmp_path: Path) -> None:
-    result = run("demo", "-o", str(tmp_path / "out"))
+def test_offline_demo_writes_three_reports_into_its_folder(tmp_path: Path) -> None:
+    result = run("demo", "--offline", "-o", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert sorted(p.suffix for p in (tmp_path / "out").iterdir()) == [".csv", ".html", ".json"]
+
+
+def test_demo_scans_the_simulated_organisation_and_saves_its_inventory(tmp_path: Path) -> None:
+    result = run("demo", "-o", str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    inventory = json.loads((tmp_path / "out" / "inventory.json").read_text())
+    statuses = {s["name"]: s["collection"]["status"] for s in inventory["servers"]}
+    assert len(statuses) >= 10
+    assert "ok" in statuses.values() and "not_scanned" in statuses.values()
+    assert len(list((tmp_path / "out").glob("eems-report-*.html"))) == 1
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,87 @@
+"""What a scan is asked to do: `ScanOptions`, checked on creation, and the connection targets derived from it.
+
+What it must not do: read the environment, prompt, or connect (the CLI glue and the scanner do). The password is
+kept out of `repr` and therefore out of logs and tracebacks that print the options.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from .collector import Bounds
+from .remoting import AUTH_METHODS, Credentials, Target
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Everything `scan()` needs. Ports left as None follow the scheme (80/443 Exchange, 5985/5986 WinRM)."""
+
+    discovery_server: str | None = None
+    servers: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    auth: str = "kerberos"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    exchange_https: bool = False
+    wsman_https: bool = False
+    exchange_port: int | None = None
+    wsman_port: int | None = None
+    ca_bundle: str | None = None
+    verify_tls: bool = True
+    parallel: int = 16
+    connect_timeout: float = 10.0
+    operation_timeout: int = 20
+    server_timeout: float = 300.0
+    probe_ocs: bool = False
+    run_get_mitigations: bool = False
+    bounds: Bounds = field(default_factory=Bounds)
+    address_map: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_METHODS:
+            raise InputError(f"--auth must be one of {', '.join(AUTH_METHODS)}, not {self.auth!r}")
+        if self.auth == "basic" and not (self.exchange_https and self.wsman_https):
+            raise InputError("Basic authentication sends the password in clear over HTTP: use it only with --https")
+        if self.auth in ("basic", "credssp", "ntlm") and not self.username:
+            raise InputError(f"--auth {self.auth} needs --username")
+        if self.auth == "credssp" and importlib.util.find_spec("requests_credssp") is None:
+            raise InputError("--auth credssp needs the requests-credssp package: pip install 'pypsrp[credssp]'")
+        if not self.discovery_server and not self.servers:
+            raise InputError("name a server to ask for the organisation: --discovery-server or --server")
+        if self.parallel < 1:
+            raise InputError("--parallel must be at least 1")
+        if min(self.connect_timeout, self.operation_timeout, self.server_timeout) <= 0:
+            raise InputError("timeouts must be positive")
+        if min(self.bounds.max_events, self.bounds.event_days, self.bounds.max_log_lines) < 0:
+            raise InputError("--max-events, --event-days and --max-log-lines cannot be negative")
+        for port in (self.exchange_port, self.wsman_port):
+            if port is not None and not 0 < port < 65536:
+                raise InputError(f"not a TCP port: {port}")
+        object.__setattr__(self, "address_map", {k.lower(): v for k, v in self.address_map.items()})
+
+    @property
+    def discovery(self) -> str:
+        return self.discovery_server or self.servers[0]
+
+    def credentials(self, *, delegate: bool = False) -> Credentials:
+        """Credentials for one endpoint kind; `delegate` asks Kerberos for a forwardable ticket (double hop)."""
+        if not self.verify_tls:
+            validation: bool | str = False
+        else:
+            validation = self.ca_bundle or True
+        return Credentials(auth=self.auth, username=self.username, password=self.password,
+                           cert_validation=validation, connect_timeout=self.connect_timeout,
+                           operation_timeout=self.operation_timeout,
+                           delegate=delegate and self.auth in ("kerberos", "negotiate"))
+
+    def exchange_target(self, fqdn: str) -> Target:
+        port = self.exchange_port or (443 if self.exchange_https else 80)
+        return Target(fqdn, self.address_map.get(fqdn.lower(), fqdn), port, self.exchange_https)
+
+    def wsman_target(self, fqdn: str) -> Target:
+        port = self.wsman_port or (5986 if self.wsman_https else 5985)
+        return Target(fqdn, self.address_map.get(fqdn.lower(), fqdn), port, self.wsman_https)

@@ -1,0 +1,390 @@
+"""Remote PowerShell over WS-Management: the only module of eems-check that imports pypsrp.
+
+What it does: opens `WSMan` -> `RunspacePool` -> `PowerShell` for two kinds of work and returns plain Python:
+* `ExchangeSession`, on the Exchange endpoint (`/PowerShell`, configuration `Microsoft.Exchange`, NoLanguage). It
+  exposes `run_cmdlet(name, **params)` and nothing else, so no script text can ever reach that endpoint.
+* `run_script`, on a server's default endpoint (`/wsman`), which sends the collector script with its parameters.
+Every pypsrp, requests or spnego exception leaves this module as `RemoteFailure(status, reason)`; the reason is
+one line and never holds the password. Deserialized objects become plain Python in `to_plain` (the one converter).
+
+What it must not do: decide what to collect, interpret results, retry, or print. It keeps no connection beyond a
+call (or the `with` block of an Exchange session).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import requests
+from pypsrp.complex_objects import ComplexObject, ErrorRecord, GenericComplexObject, InformationalRecord
+from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.serializer import Serializer
+from pypsrp.wsman import WSMan
+
+from ..model import CollectionStatus
+from .plain import PSBag
+
+log = logging.getLogger(__name__)
+
+EXCHANGE_CONFIGURATION = "Microsoft.Exchange"
+AUTH_METHODS = ("kerberos", "negotiate", "ntlm", "credssp", "basic")
+_OPERATION_TIMED_OUT = 0x80338029
+_CMDLET_NAME = re.compile(r"^[A-Za-z]+-[A-Za-z0-9]+$")
+_PARAMETER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_PLAIN_VALUES = (str, int, bool, type(None))
+_REASON_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to connect: `name` is the server FQDN (messages, Kerberos SPN), `address` what the socket dials."""
+
+    name: str
+    address: str
+    port: int
+    https: bool
+
+    @property
+    def label(self) -> str:
+        return f"{'https' if self.https else 'http'}://{self.name}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How to authenticate and how long to wait. The password stays out of `repr`."""
+
+    auth: str = "kerberos"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    cert_validation: bool | str = True
+    connect_timeout: float = 10.0
+    operation_timeout: int = 20
+    delegate: bool = False
+
+    @property
+    def read_timeout(self) -> float:
+        # pypsrp wants the HTTP read timeout above the WS-Man OperationTimeout (the server may hold a Receive).
+        return self.operation_timeout + 10.0
+
+
+class RemoteFailure(Exception):
+    """A remote call failed; `status` says how, `reason` is one password-free line."""
+
+    def __init__(self, status: CollectionStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one pipeline produced: plain output objects, error and warning texts, and whether it ended Failed."""
+
+    output: tuple[Any, ...]
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    failed: bool
+
+
+def _wsman(target: Target, creds: Credentials, path: str) -> WSMan:
+    if creds.auth not in AUTH_METHODS:
+        raise RemoteFailure(CollectionStatus.ERROR, f"unknown authentication {creds.auth!r}")
+    if creds.auth == "basic" and not target.https:
+        raise RemoteFailure(CollectionStatus.ERROR, "Basic authentication is refused over HTTP (use HTTPS)")
+    extra: dict[str, Any] = {}
+    if creds.auth in ("kerberos", "negotiate"):
+        extra["negotiate_delegate"] = creds.delegate
+        if target.address.lower() != target.name.lower():
+            extra["negotiate_hostname_override"] = target.name  # the SPN names the server, not the dialled IP
+    return WSMan(
+        target.address,
+        port=target.port,
+        path=path,
+        ssl=target.https,
+        auth=creds.auth,
+        username=creds.username,
+        password=creds.password,
+        cert_validation=creds.cert_validation,  # type: ignore[arg-type]  # a CA bundle path is accepted too
+        connection_timeout=creds.connect_timeout,  # type: ignore[arg-type]  # requests takes floats
+        read_timeout=creds.read_timeout,  # type: ignore[arg-type]
+        operation_timeout=creds.operation_timeout,
+        # Over HTTP every message must be sealed: "always" fails closed when the auth cannot seal.
+        encryption="auto" if target.https else "always",
+        no_proxy=True,
+        reconnection_retries=0,
+        **extra,
+    )
+
+
+def _result(ps: PowerShell, output: list[Any]) -> CommandResult:
+    # A non-terminating error leaves the pipeline Completed: read the streams, not only had_errors.
+    errors = tuple(str(to_plain(r)) for r in ps.streams.error)
+    warnings = tuple(str(to_plain(r)) for r in ps.streams.warning)
+    return CommandResult(tuple(to_plain(o) for o in output), errors, warnings, bool(ps.had_errors))
+
+
+class ExchangeSession:
+    """One Exchange remote-PowerShell session. Cmdlets with parameters only: it has no way to send a script."""
+
+    __slots__ = ("_creds", "_pool", "_target", "_wsman")
+
+    def __init__(self, target: Target, creds: Credentials) -> None:
+        self._target = target
+        self._creds = creds
+        self._wsman: WSMan | None = None
+        self._pool: RunspacePool | None = None
+
+    def __enter__(self) -> ExchangeSession:
+        with _translated(self._target, self._creds):
+            self._wsman = _wsman(self._target, self._creds, "PowerShell")
+            self._pool = RunspacePool(self._wsman, configuration_name=EXCHANGE_CONFIGURATION)
+            try:
+                self._pool.open()
+            except BaseException:
+                _close(self._pool, self._wsman, self._target)  # a half-opened shell is deleted, not left behind
+                self._pool = self._wsman = None
+                raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        _close(self._pool, self._wsman, self._target)
+        self._pool = None
+        self._wsman = None
+
+    def run_cmdlet(self, name: str, **params: Any) -> CommandResult:
+        """Run one cmdlet. Parameter values must be str, int, bool, None (a switch) or lists of those."""
+        if not _CMDLET_NAME.match(name):
+            raise ValueError(f"not a cmdlet name: {name!r}")
+        for key, value in params.items():
+            items = value if isinstance(value, list) else [value]
+            if not _PARAMETER_NAME.match(key) or not all(isinstance(v, _PLAIN_VALUES) for v in items):
+                raise ValueError(f"unsupported parameter for {name}: {key}")
+        if self._pool is None:
+            raise RuntimeError("the Exchange session is not open")
+        with _translated(self._target, self._creds), _pipeline(self._pool) as ps:
+            ps.add_cmdlet(name)
+            for key, value in params.items():
+                ps.add_parameter(key, value)
+            output = ps.invoke()
+            return _result(ps, output)
+
+
+def run_script(target: Target, creds: Credentials, script: str, parameters: Mapping[str, Any]) -> CommandResult:
+    """Run `script` with named `parameters` on the default endpoint (`/wsman`, FullLanguage); one pool per call."""
+    with _translated(target, creds):
+        wsman = _wsman(target, creds, "wsman")
+        pool = RunspacePool(wsman)
+        try:
+            pool.open()
+            with _pipeline(pool) as ps:
+                ps.add_script(script)
+                for key, value in parameters.items():
+                    ps.add_parameter(key, value)
+                output = ps.invoke()
+                return _result(ps, output)
+        finally:
+            _close(pool, wsman, target)
+
+
+def _close(pool: RunspacePool | None, wsman: WSMan | None, target: Target) -> None:
+    """Close quietly: a failure while closing must not hide what the session returned or why it failed."""
+    try:
+        if pool is not None:
+            pool.close()
+    except Exception as exc:
+        log.debug("closing the session on %s failed: %s", target.label, type(exc).__name__)
+    finally:
+        if wsman is not None:
+            wsman.close()
+
+
+@contextmanager
+def _translated(target: Target, creds: Credentials) -> Iterator[None]:
+    """Turns whatever the remoting stack raises into `RemoteFailure`."""
+    try:
+        yield
+    except RemoteFailure:
+        raise
+    except Exception as exc:
+        raise classify(exc, target, creds) from exc
+
+
+@contextmanager
+def _pipeline(pool: RunspacePool) -> Iterator[PowerShell]:
+    """A PowerShell on `pool`, closed quietly: pypsrp's own exit raises for a pipeline still Running (after a
+    timeout), which would hide the error that matters."""
+    ps = PowerShell(pool)
+    try:
+        yield ps
+    finally:
+        try:
+            ps.close()
+        except Exception as exc:
+            log.debug("closing a pipeline failed: %s", type(exc).__name__)
+
+
+def classify(exc: BaseException, target: Target, creds: Credentials) -> RemoteFailure:
+    """The collection status and a one-line reason for an exception raised while talking to `target`."""
+    where = target.label
+    status, reason = CollectionStatus.ERROR, f"{where}: {type(exc).__name__}: {_first_line(exc)}"
+    if isinstance(exc, RemoteFailure):
+        return exc
+    if isinstance(exc, AuthenticationError):
+        status, reason = (
+            CollectionStatus.AUTH_FAILED,
+            (f"{where}: authentication failed for {creds.username or 'the current user'} with {creds.auth}"),
+        )
+    elif isinstance(exc, WSManFaultError):
+        code = exc.code if isinstance(exc.code, int) else None
+        if code == _OPERATION_TIMED_OUT:
+            status, reason = CollectionStatus.TIMEOUT, f"{where}: the WS-Management operation timed out"
+        else:
+            shown = f"0x{code:08X}" if code is not None and code > 0xFFFF else str(exc.code)
+            detail = _first_line(exc.reason) if exc.reason else "no details returned by the server"
+            reason = f"{where}: WS-Management fault {shown}: {detail}"
+    elif isinstance(exc, WinRMTransportError):
+        if exc.code in (401, 403):
+            status = CollectionStatus.AUTH_FAILED
+        reason = f"{where}: HTTP {exc.code}{_http_hint(exc.code)}"
+    elif isinstance(exc, requests.exceptions.SSLError):
+        reason = f"{where}: TLS failed: {_tls_detail(exc)}"
+    elif isinstance(exc, requests.exceptions.Timeout):  # ConnectTimeout and ReadTimeout
+        what = "connecting" if isinstance(exc, requests.exceptions.ConnectTimeout) else "waiting for an answer"
+        status, reason = CollectionStatus.TIMEOUT, f"{where}: timed out {what}"
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        status, reason = _connection_failure(exc, where)
+    elif _is_spnego_failure(exc):
+        status, reason = CollectionStatus.AUTH_FAILED, f"{where}: {creds.auth} sign-in failed: {_first_line(exc)}"
+    elif isinstance(exc, ET.ParseError):
+        reason = f"{where}: the server's answer is not valid XML ({exc})"
+    elif isinstance(exc, ImportError) and creds.auth == "credssp":
+        reason = "CredSSP needs the requests-credssp package (pip install 'pypsrp[credssp]')"
+    elif isinstance(exc, WinRMError):
+        reason = f"{where}: remoting error: {_first_line(exc)}"
+    return RemoteFailure(status, scrub(reason, creds.password))
+
+
+def _connection_failure(exc: BaseException, where: str) -> tuple[CollectionStatus, str]:
+    chain = _chain(exc)
+    text = " ".join(f"{type(e).__name__} {e}" for e in chain)
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text.lower():
+        return CollectionStatus.UNREACHABLE, f"{where}: connection refused"
+    if "NameResolutionError" in text or "getaddrinfo" in text or "Name or service not known" in text:
+        return CollectionStatus.UNREACHABLE, f"{where}: the name does not resolve (DNS)"
+    if any(isinstance(e, (TimeoutError,)) for e in chain) or "timed out" in text:
+        return CollectionStatus.TIMEOUT, f"{where}: timed out connecting"
+    if any(isinstance(e, OSError) and getattr(e, "errno", None) in (101, 113, 10051, 10065) for e in chain):
+        return CollectionStatus.UNREACHABLE, f"{where}: no route to the host"
+    return CollectionStatus.ERROR, f"{where}: the connection failed: {_first_line(chain[-1])}"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = current.__cause__ or current.__context__ or nested or getattr(current, "reason", None)
+        if current is not None and not isinstance(current, BaseException):
+            current = None
+    return seen
+
+
+def _is_spnego_failure(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("spnego")
+
+
+def _tls_detail(exc: BaseException) -> str:
+    text = " ".join(str(e) for e in _chain(exc))
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        match = re.search(r"certificate verify failed: ([^(\"')]+)", text)
+        return "certificate verify failed" + (f" ({match.group(1).strip()})" if match else "")
+    return _first_line(exc)
+
+
+def _http_hint(code: int) -> str:
+    return {
+        401: " (not authorised)",
+        403: " (forbidden: check rights and RBAC)",
+        404: " (wrong port or path?)",
+        500: " (server error)",
+    }.get(code, "")
+
+
+def _first_line(value: object) -> str:
+    line = str(value).strip().splitlines()[0] if str(value).strip() else "(no detail)"
+    return line if len(line) <= _REASON_LIMIT else line[: _REASON_LIMIT - 3] + "..."
+
+
+def scrub(text: str, password: str | None) -> str:
+    """`text` on one line, with the password (if any) masked: defence in depth for messages that echo input."""
+    line = " ".join(text.split())
+    if password:
+        line = line.replace(password, "***")
+    return line
+
+
+def to_plain(value: Any) -> Any:
+    """A pypsrp value as plain Python: scalars stay, objects become `PSBag`, lists stay lists, stream records
+    become their message text, an enum becomes its name, a MultiValuedProperty its list of values."""
+    if isinstance(value, (str, bool, int, float)) or value is None:
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(to_plain(k)): to_plain(v) for k, v in value.items()}
+    if isinstance(value, ErrorRecord):
+        return _record_text(value)
+    if isinstance(value, InformationalRecord):
+        return str(value.message or "")
+    if isinstance(value, GenericComplexObject):
+        props = {**value.adapted_properties, **value.extended_properties}
+        embedded = _embedded_list(value.property_sets)
+        if embedded is not None:
+            return embedded
+        if not props:
+            if value.to_string is not None:
+                return value.to_string  # an enum or a value type: its ToString is what PowerShell shows
+            return to_plain(value.property_sets[0]) if value.property_sets else None
+        return PSBag({k: to_plain(v) for k, v in props.items()}, value.to_string, tuple(value.types))
+    if isinstance(value, ComplexObject):
+        return str(value)
+    return str(value)
+
+
+def _record_text(record: ErrorRecord) -> str:
+    text = str(record)
+    if not text:
+        exception = to_plain(record.exception)
+        text = str(exception.get("Message") or "") if isinstance(exception, PSBag) else str(exception or "")
+    return text or str(record.details_message or record.message or record.fq_error or "error")
+
+
+def _embedded_list(property_sets: list[Any]) -> list[Any] | None:
+    """pypsrp leaves a `<LST>` nested in a typed `<Obj>` (Exchange's MultiValuedProperty) as raw XML text."""
+    for item in property_sets:
+        if isinstance(item, str) and item.startswith(("<LST", "<IE", "<STK", "<QUE")):
+            try:
+                element = ET.fromstring(item)
+            except ET.ParseError:
+                return None
+            return [to_plain(Serializer().deserialize(ET.tostring(child, encoding="unicode"))) for child in element]
+    return None
+
+
+def plain_from_clixml(xml_text: str) -> Any:
+    """Deserialize one CLIXML `<Obj>` (a recorded fixture) with pypsrp, then `to_plain` it."""
+    return to_plain(Serializer().deserialize(xml_text))
