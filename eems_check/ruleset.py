@@ -402,7 +402,7 @@ def _merge_list(base: list[tuple[Any, LDict, str]], items: LList | None, keyf: A
         if key in index and not whole:
             _, old, _ = base[index[key]]
             merged = LDict(old)
-            merged.line, merged.key_lines = old.line, dict(old.key_lines)
+            merged.line, merged.lines = old.line, dict(old.lines)
             merged.update(item)
             base[index[key]] = (key, merged, origin)
         elif key in index:

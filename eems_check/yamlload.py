@@ -15,18 +15,18 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 class LDict(dict[Any, Any]):
     line: int = 0
-    key_lines: dict[Any, int]
+    lines: dict[Any, int]
 
     def line_of(self, key: Any) -> int:
-        return self.key_lines.get(key, self.line)
+        return self.lines.get(key, self.line)
 
 
 class LList(list[Any]):
     line: int = 0
-    item_lines: list[int]
+    lines: list[int]
 
     def line_of(self, index: int) -> int:
-        return self.item_lines[index] if index < len(self.item_lines) else self.line
+        return self.lines[index] if index < len(self.lines) else self.line
 
 
 class DuplicateKeyError(yaml.YAMLError):
@@ -46,7 +46,7 @@ def _construct_mapping(loader: _Loader, node: Node) -> LDict:
     loader.flatten_mapping(node)
     result = LDict()
     result.line = node.start_mark.line + 1
-    result.key_lines = {}
+    result.lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         try:
@@ -56,7 +56,7 @@ def _construct_mapping(loader: _Loader, node: Node) -> LDict:
         if key in result:
             raise DuplicateKeyError(key, key_node.start_mark.line + 1)
         result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = key_node.start_mark.line + 1
+        result.lines[key] = key_node.start_mark.line + 1
     return result
 
 
@@ -65,7 +65,7 @@ def _construct_sequence(loader: _Loader, node: Node) -> LList:
         raise ConstructorError(None, None, "expected a sequence", node.start_mark)
     result = LList(loader.construct_object(child, deep=True) for child in node.value)
     result.line = node.start_mark.line + 1
-    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    result.lines = [child.start_mark.line + 1 for child in node.value]
     return result
 
 

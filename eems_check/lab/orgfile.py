@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from eems_check.yamlload import LDict as _LDict
+from eems_check.yamlload import LList as _LList
+from eems_check.yamlload import YamlSyntaxError, load_located
 
 __all__ = [
     "Account",
@@ -263,59 +265,6 @@ class LabOrgSpec:
 # ---------------------------------------------------------------------------------------------------------
 
 
-class _LDict(dict):
-    """A mapping that remembers the line of itself and of each key."""
-
-    line: int = 0
-    lines: dict[Any, int]
-
-
-class _LList(list):
-    """A sequence that remembers the line of itself and of each item."""
-
-    line: int = 0
-    lines: list[int]
-
-
-class _YamlProblem(Exception):
-    def __init__(self, line: int, problem: str) -> None:
-        super().__init__(problem)
-        self.line = line
-        self.problem = problem
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader whose mappings/sequences carry line numbers."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LDict:
-    loader.flatten_mapping(node)
-    result = _LDict()
-    result.line = node.start_mark.line + 1
-    result.lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, (str, int, bool)):
-            raise _YamlProblem(key_node.start_mark.line + 1, "mapping keys must be plain scalars")
-        if key in result:
-            raise _YamlProblem(key_node.start_mark.line + 1, f"duplicate key {key!r}")
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.lines[key] = key_node.start_mark.line + 1
-    return result
-
-
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _LList:
-    result = _LList()
-    result.line = node.start_mark.line + 1
-    result.lines = []
-    for item in node.value:
-        result.append(loader.construct_object(item, deep=True))
-        result.lines.append(item.start_mark.line + 1)
-    return result
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -490,14 +439,9 @@ def parse_org(text: str, path: str = "<org>") -> LabOrgSpec:
     """Validate org-file text (``path`` only names it in errors)."""
     ck = _Checker(path)
     try:
-        doc = yaml.load(text, Loader=_Loader)
-    except _YamlProblem as exc:
-        raise ck.fail(exc.line, exc.problem) from None
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
-        raise ck.fail(line, f"YAML syntax error: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ck.fail(0, f"YAML error: {exc}") from None
+        doc = load_located(text)
+    except YamlSyntaxError as exc:
+        raise ck.fail(exc.line, f"YAML syntax error: {exc.problem}") from None
     root = ck.mapping(doc, 1, "the org file")
     ck.keys(root, ("organization", "accounts", "lab", "servers"), "the org file")
 
