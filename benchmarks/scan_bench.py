@@ -49,18 +49,7 @@ def org_file(n: int, delay_ms: int, folder: Path) -> Path:
 
 
 def run(lab: LabOrg, parallel: int) -> tuple[float, float, int]:
-    user, password = lab.credentials
-    options = ScanOptions(
-        discovery_server=lab.discovery_fqdn,
-        auth="ntlm",
-        username=user,
-        password=password,
-        exchange_port=lab.exchange_port,
-        wsman_port=lab.wsman_port,
-        address_map=lab.address_map(),
-        parallel=parallel,
-        server_timeout=120.0,
-    )
+    options = ScanOptions.for_lab(lab, parallel=parallel, server_timeout=120.0)
     before = lab.request_count()
     t0, c0 = time.perf_counter(), time.process_time()
     inventory = scan(options)

@@ -259,26 +259,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     spec = load_org(_bundled_org())
     with LabOrg(spec) as lab:
-        user, password = lab.credentials
         _say(
             args,
             f"Simulated organisation started on loopback ({len(lab.address_map())} servers); scanning it "
             "over WS-Management + PSRP with NTLM and message encryption.",
         )
-        options = ScanOptions(
-            discovery_server=lab.discovery_fqdn,
-            auth="ntlm",
-            username=user,
-            password=password,
-            exchange_port=lab.exchange_port,
-            wsman_port=lab.wsman_port,
-            address_map=lab.address_map(),
-            probe_ocs=True,
-            run_get_mitigations=True,
-            server_timeout=20.0,
-            connect_timeout=3.0,
-            operation_timeout=5,
-        )
+        options = ScanOptions.for_lab(lab, probe_ocs=True, run_get_mitigations=True)
         inventory = scan(options, progress=_progress(args))
     _save_inventory(inventory, args.output_dir / "inventory.json")
     _report_and_exit(args, inventory, ruleset, args.output_dir)

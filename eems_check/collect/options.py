@@ -9,10 +9,25 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from ..errors import InputError
 from .collector import Bounds
 from .remoting import AUTH_METHODS, Credentials, Target
+
+
+class LabLike(Protocol):
+    """What `ScanOptions.for_lab` reads of a running simulated organisation (eems_check.lab.LabOrg)."""
+
+    discovery_fqdn: str
+    https: bool
+    exchange_port: int
+    wsman_port: int
+
+    @property
+    def credentials(self) -> tuple[str, str]: ...
+
+    def address_map(self) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,19 @@ class ScanOptions:
             if port is not None and not 0 < port < 65536:
                 raise InputError(f"not a TCP port: {port}")
         object.__setattr__(self, "address_map", {k.lower(): v for k, v in self.address_map.items()})
+
+    @classmethod
+    def for_lab(cls, lab: LabLike, **overrides: Any) -> ScanOptions:
+        """Options to scan a simulated organisation: NTLM as its account, its ports and addresses, short timeouts."""
+        user, password = lab.credentials
+        values: dict[str, Any] = {
+            "discovery_server": lab.discovery_fqdn, "auth": "ntlm", "username": user, "password": password,
+            "exchange_https": lab.https, "wsman_https": lab.https, "exchange_port": lab.exchange_port,
+            "wsman_port": lab.wsman_port, "address_map": lab.address_map(), "connect_timeout": 2.0,
+            "operation_timeout": 5, "server_timeout": 20.0,
+        }
+        values.update(overrides)
+        return cls(**values)
 
     @property
     def discovery(self) -> str:

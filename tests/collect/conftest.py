@@ -21,16 +21,7 @@ os.environ.setdefault("NO_PROXY", "127.0.0.0/8,localhost")
 
 
 def lab_options(lab: LabOrg, **overrides: Any) -> ScanOptions:
-    """Scan options for `lab`: NTLM as the lab's account, its ports and address map, short timeouts."""
-    user, password = lab.credentials
-    values: dict[str, Any] = {
-        "discovery_server": lab.discovery_fqdn, "auth": "ntlm", "username": user, "password": password,
-        "exchange_https": lab.https, "wsman_https": lab.https, "exchange_port": lab.exchange_port,
-        "wsman_port": lab.wsman_port, "address_map": lab.address_map(), "connect_timeout": 2.0,
-        "operation_timeout": 5, "server_timeout": 20.0,
-    }
-    values.update(overrides)
-    return ScanOptions(**values)
+    return ScanOptions.for_lab(lab, **overrides)
 
 
 @pytest.fixture(scope="module")
