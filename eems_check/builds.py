@@ -48,6 +48,14 @@ class ParsedBuild:
         return self.version.release
 
     @property
+    def long(self) -> str | None:
+        """ExSetup.exe's zero-padded spelling (15.02.1118.026), for four-part builds."""
+        if len(self.parts) != 4:
+            return None
+        major, minor, build, rev = self.parts
+        return f"{major}.{minor:02d}.{build:04d}.{rev:03d}"
+
+    @property
     def line_key(self) -> tuple[int, int, int]:
         """(major, minor, build): every update of one CU line shares it."""
         p = (*self.parts, 0, 0, 0)
@@ -163,12 +171,9 @@ class Branch:
     def first_released_on_or_after(self, day: dt.date) -> BuildEntry | None:
         return next((b for b in self.builds if b.released >= day), None)
 
+    @cached_property
     def has_eems(self) -> bool:
         """True when this CU line includes the Emergency Mitigation Service."""
-        return self._has_eems
-
-    @cached_property
-    def _has_eems(self) -> bool:
         if self.product.eems_from is None:
             return False
         return _cu_ordinal(self.cu) >= _cu_ordinal(self.product.eems_from)

@@ -176,9 +176,7 @@ def _exit_for(report: Report, fail_on: str) -> int:
 def _summary_lines(report: Report) -> list[str]:
     lines = [f"{report.inventory.org.name}: {len(report.servers)} server(s); worst {report.worst.word}"]
     for rule_id, label in report.run.overview_rules:
-        fails = [
-            s.server.name for s in report.servers if (f := s.finding(rule_id)) is not None and f.verdict is Verdict.FAIL
-        ]
+        fails = [s.server.name for s in report.with_verdict(rule_id, Verdict.FAIL)]
         if fails:
             shown = ", ".join(fails[:8]) + (f" and {len(fails) - 8} more" if len(fails) > 8 else "")
             lines.append(f"  {label}: {len(fails)} fail ({shown})")
@@ -312,12 +310,7 @@ def explain_build(text: str, ruleset: RuleSet, today: dt.date) -> dict[str, obje
     return {
         "input": text,
         "build": resolved.number,
-        "long": ".".join(
-            f"{p:02d}" if i == 1 else f"{p:04d}" if i == 2 else f"{p:03d}" if i == 3 else str(p)
-            for i, p in enumerate(parsed.parts)
-        )
-        if len(parsed.parts) == 4
-        else None,
+        "long": parsed.long,
         "name": resolved.name,
         "resolution": resolved.resolution.value,
         "precision": parsed.precision.value,

@@ -54,7 +54,7 @@ class Context:
             return False
         if self.branch is None:
             return None
-        return self.branch.has_eems()
+        return self.branch.has_eems
 
     def esu_for(self, branch: Branch) -> EsuPeriod | None:
         key = f"{branch.product.id} {branch.cu}"
@@ -164,7 +164,7 @@ def judge_eems_available(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     branch = ctx.branch
     if branch is None:
         return _unknown(f"{build.number} is not a CU in the rules")
-    if branch.has_eems():
+    if branch.has_eems:
         return Outcome(Verdict.PASS, reason=f"EEMS ships with {product.short_name} {product.eems_from} and later")
     return Outcome(Verdict.FAIL, {"reason": f"it arrived with {product.short_name} {product.eems_from}"})
 
@@ -473,7 +473,6 @@ def judge_edge_server(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     return _na("not an Edge Transport server")
 
 
-_LIST = list
 KINDS: dict[str, KindSpec] = {
     "eems_min_update": KindSpec(
         {"since": Param(str, True), "update_name": Param(str)}, ("minimum", "update_name"), judge_eems_min_update
@@ -490,10 +489,10 @@ KINDS: dict[str, KindSpec] = {
     "eems_service": KindSpec({}, ("state",), judge_eems_service),
     "mitigations_blocked": KindSpec({}, ("blocked",), judge_mitigations_blocked),
     "eems_evidence": KindSpec(
-        {"event_ids": Param(_LIST), "patterns": Param(_LIST)}, ("count", "newest"), judge_eems_evidence
+        {"event_ids": Param(list), "patterns": Param(list)}, ("count", "newest"), judge_eems_evidence
     ),
     "ocs_probe": KindSpec({}, ("detail",), judge_ocs_probe),
-    "get_mitigations": KindSpec({"patterns": Param(_LIST)}, ("detail",), judge_get_mitigations),
+    "get_mitigations": KindSpec({"patterns": Param(list)}, ("detail",), judge_get_mitigations),
     "collection": KindSpec({"partial_severity": Param(str)}, ("status", "reason"), judge_collection),
     "edge_server": KindSpec({}, (), judge_edge_server),
 }

@@ -314,6 +314,10 @@ class Report:
     def worst(self) -> Severity:
         return worst([s.worst for s in self.servers])
 
+    def with_verdict(self, rule_id: str, verdict: Verdict) -> list[ServerReport]:
+        """The servers whose finding for `rule_id` has `verdict`, in report order."""
+        return [s for s in self.servers if (f := s.finding(rule_id)) is not None and f.verdict is verdict]
+
     def count(self, severity: Severity) -> int:
         """How many servers have `severity` as their worst."""
         return sum(1 for s in self.servers if s.worst is severity)

@@ -17,7 +17,7 @@ SHORT = {"2013": "Exchange 2013", "2016": "Exchange 2016", "2019": "Exchange 201
 
 def long_form(build: str) -> str:
     a, b, c, d = (int(x) for x in build.split("."))
-    return f"{a}.{b:02d}.{c:04d}.{d:03d}"
+    return f"{a}.{b:02d}.{c:04d}.{d:03d}"  # written out here so the test does not trust ParsedBuild.long
 
 
 def test_catalogue_fixture_covers_enough_rows() -> None:
@@ -86,3 +86,10 @@ def test_numbers_compare_numerically_not_as_text(ruleset: RuleSet) -> None:
     cu11_mar23 = parse_build("15.2.986.42").version
     assert cu12_rtm > cu11_mar23
     assert parse_build("15.02.0986.042").version == cu11_mar23
+
+
+@pytest.mark.parametrize(
+    ("text", "long"), [("15.2.986.5", "15.02.0986.005"), ("15.02.1118.026", "15.02.1118.026"), ("15.2.1118", None)]
+)
+def test_long_spelling_is_zero_padded_like_exsetup(text: str, long: str | None) -> None:
+    assert parse_build(text).long == long

@@ -35,31 +35,57 @@ def _resolve_pair(text: str) -> tuple[str, str]:
 class _NoPasswordFlag(argparse.Action):
     """Claims `--password` so argparse cannot read it as an abbreviation of `--password-env`; refuses it."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:
-        raise argparse.ArgumentError(self, "there is no --password flag (a password in argv is visible to every "
-                                           f"local user): set {PASSWORD_ENV}, use --password-env or type it at "
-                                           "the prompt")
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        raise argparse.ArgumentError(
+            self,
+            "there is no --password flag (a password in argv is visible to every "
+            f"local user): set {PASSWORD_ENV}, use --password-env or type it at "
+            "the prompt",
+        )
 
 
 def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the scan flags to `parser`."""
     g = parser.add_argument_group("what to scan")
-    g.add_argument("--discovery-server", metavar="FQDN",
-                   help="Exchange server whose /PowerShell endpoint lists the organisation (default: first --server)")
-    g.add_argument("--server", action="append", default=[], metavar="NAME",
-                   help="scan only this server (name or FQDN; repeatable)")
-    g.add_argument("--site", action="append", default=[], metavar="SITE",
-                   help="scan only servers in this AD site (repeatable)")
-    g.add_argument("--role", action="append", default=[], metavar="ROLE",
-                   help="scan only servers with this role, e.g. Mailbox (repeatable)")
+    g.add_argument(
+        "--discovery-server",
+        metavar="FQDN",
+        help="Exchange server whose /PowerShell endpoint lists the organisation (default: first --server)",
+    )
+    g.add_argument(
+        "--server", action="append", default=[], metavar="NAME", help="scan only this server (name or FQDN; repeatable)"
+    )
+    g.add_argument(
+        "--site", action="append", default=[], metavar="SITE", help="scan only servers in this AD site (repeatable)"
+    )
+    g.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="scan only servers with this role, e.g. Mailbox (repeatable)",
+    )
     a = parser.add_argument_group("sign-in")
-    a.add_argument("--auth", choices=AUTH_METHODS, default="kerberos",
-                   help="authentication (default kerberos; basic only with --https)")
+    a.add_argument(
+        "--auth",
+        choices=AUTH_METHODS,
+        default="kerberos",
+        help="authentication (default kerberos; basic only with --https)",
+    )
     a.add_argument("--username", metavar="USER", help="user@DOMAIN or DOMAIN\\user (default: current Kerberos ticket)")
     a.add_argument("--password", nargs="?", action=_NoPasswordFlag, help=argparse.SUPPRESS)
-    a.add_argument("--password-env", default=PASSWORD_ENV, metavar="VAR",
-                   help=f"read the password from this environment variable (default {PASSWORD_ENV})")
+    a.add_argument(
+        "--password-env",
+        default=PASSWORD_ENV,
+        metavar="VAR",
+        help=f"read the password from this environment variable (default {PASSWORD_ENV})",
+    )
     if importlib.util.find_spec("keyring") is not None:
         a.add_argument("--keyring", metavar="SERVICE", help="read the password from the OS keyring under SERVICE")
     c = parser.add_argument_group("connection")
@@ -68,18 +94,35 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--wsman-port", type=int, metavar="PORT", help="WinRM /wsman port (5985, or 5986)")
     c.add_argument("--ca-bundle", metavar="FILE", help="CA certificates (PEM) that sign the servers' certificates")
     c.add_argument("--no-verify-tls", action="store_true", help="do not check TLS certificates (unsafe)")
-    c.add_argument("--resolve", action="append", default=[], type=_resolve_pair, metavar="FQDN=IP",
-                   help="connect to IP for FQDN, keeping FQDN for Kerberos (repeatable)")
+    c.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        type=_resolve_pair,
+        metavar="FQDN=IP",
+        help="connect to IP for FQDN, keeping FQDN for Kerberos (repeatable)",
+    )
     c.add_argument("--parallel", type=int, default=16, metavar="N", help="servers collected at once (default 16)")
     c.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="TCP connect timeout (10)")
     c.add_argument("--operation-timeout", type=int, default=20, metavar="S", help="WS-Man operation timeout (20)")
-    c.add_argument("--server-timeout", type=float, default=300.0, metavar="S",
-                   help="wall-clock limit per server; a server past it is recorded as timeout (300)")
+    c.add_argument(
+        "--server-timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="wall-clock limit per server; a server past it is recorded as timeout (300)",
+    )
     w = parser.add_argument_group("what to collect")
-    w.add_argument("--probe-ocs", action="store_true",
-                   help="from each server, request the Office Config Service through its InternetWebProxy")
-    w.add_argument("--get-mitigations", action="store_true",
-                   help="run Get-Mitigations.ps1 on each server (needs Kerberos delegation or CredSSP)")
+    w.add_argument(
+        "--probe-ocs",
+        action="store_true",
+        help="from each server, request the Office Config Service through its InternetWebProxy",
+    )
+    w.add_argument(
+        "--get-mitigations",
+        action="store_true",
+        help="run Get-Mitigations.ps1 on each server (needs Kerberos delegation or CredSSP)",
+    )
     w.add_argument("--max-events", type=int, default=50, metavar="N", help="EEMS events per server (50)")
     w.add_argument("--event-days", type=int, default=30, metavar="DAYS", help="how far back to read events (30)")
     w.add_argument("--max-log-lines", type=int, default=200, metavar="N", help="EEMS log lines per server (200)")
@@ -104,19 +147,32 @@ def _password(args: argparse.Namespace, environ: Mapping[str, str], stdin: TextI
     return None
 
 
-def options_from_args(args: argparse.Namespace, environ: Mapping[str, str],
-                      stdin: TextIO | None = None) -> ScanOptions:
+def options_from_args(args: argparse.Namespace, environ: Mapping[str, str], stdin: TextIO | None = None) -> ScanOptions:
     """`ScanOptions` from parsed flags; the password comes from `environ`, the keyring or a prompt."""
     password = _password(args, environ, stdin or sys.stdin)
     return ScanOptions(
-        discovery_server=args.discovery_server, servers=tuple(args.server), sites=tuple(args.site),
-        roles=tuple(args.role), auth=args.auth, username=args.username, password=password,
-        exchange_https=args.https, wsman_https=args.https, exchange_port=args.exchange_port,
-        wsman_port=args.wsman_port, ca_bundle=args.ca_bundle, verify_tls=not args.no_verify_tls,
-        parallel=args.parallel, connect_timeout=args.connect_timeout, operation_timeout=args.operation_timeout,
-        server_timeout=args.server_timeout, probe_ocs=args.probe_ocs, run_get_mitigations=args.get_mitigations,
+        discovery_server=args.discovery_server,
+        servers=tuple(args.server),
+        sites=tuple(args.site),
+        roles=tuple(args.role),
+        auth=args.auth,
+        username=args.username,
+        password=password,
+        exchange_https=args.https,
+        wsman_https=args.https,
+        exchange_port=args.exchange_port,
+        wsman_port=args.wsman_port,
+        ca_bundle=args.ca_bundle,
+        verify_tls=not args.no_verify_tls,
+        parallel=args.parallel,
+        connect_timeout=args.connect_timeout,
+        operation_timeout=args.operation_timeout,
+        server_timeout=args.server_timeout,
+        probe_ocs=args.probe_ocs,
+        run_get_mitigations=args.get_mitigations,
         bounds=Bounds(max_events=args.max_events, event_days=args.event_days, max_log_lines=args.max_log_lines),
-        address_map=dict(args.resolve))
+        address_map=dict(args.resolve),
+    )
 
 
 class ProgressPrinter:

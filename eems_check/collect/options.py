@@ -83,10 +83,18 @@ class ScanOptions:
         """Options to scan a simulated organisation: NTLM as its account, its ports and addresses, short timeouts."""
         user, password = lab.credentials
         values: dict[str, Any] = {
-            "discovery_server": lab.discovery_fqdn, "auth": "ntlm", "username": user, "password": password,
-            "exchange_https": lab.https, "wsman_https": lab.https, "exchange_port": lab.exchange_port,
-            "wsman_port": lab.wsman_port, "address_map": lab.address_map(), "connect_timeout": 2.0,
-            "operation_timeout": 5, "server_timeout": 20.0,
+            "discovery_server": lab.discovery_fqdn,
+            "auth": "ntlm",
+            "username": user,
+            "password": password,
+            "exchange_https": lab.https,
+            "wsman_https": lab.https,
+            "exchange_port": lab.exchange_port,
+            "wsman_port": lab.wsman_port,
+            "address_map": lab.address_map(),
+            "connect_timeout": 2.0,
+            "operation_timeout": 5,
+            "server_timeout": 20.0,
         }
         values.update(overrides)
         return cls(**values)
@@ -101,10 +109,15 @@ class ScanOptions:
             validation: bool | str = False
         else:
             validation = self.ca_bundle or True
-        return Credentials(auth=self.auth, username=self.username, password=self.password,
-                           cert_validation=validation, connect_timeout=self.connect_timeout,
-                           operation_timeout=self.operation_timeout,
-                           delegate=delegate and self.auth in ("kerberos", "negotiate"))
+        return Credentials(
+            auth=self.auth,
+            username=self.username,
+            password=self.password,
+            cert_validation=validation,
+            connect_timeout=self.connect_timeout,
+            operation_timeout=self.operation_timeout,
+            delegate=delegate and self.auth in ("kerberos", "negotiate"),
+        )
 
     def exchange_target(self, fqdn: str) -> Target:
         port = self.exchange_port or (443 if self.exchange_https else 80)

@@ -59,8 +59,9 @@ def _bool(value: Any) -> bool | None:
     return str(value).strip().lower() == "true"
 
 
-def collection_outcome(output: Sequence[Any], errors: Sequence[str], failed: bool, bounds: Bounds, expected: str,
-                       label: str) -> tuple[CollectionStatus, str | None, CollectorReading | None]:
+def collection_outcome(
+    output: Sequence[Any], errors: Sequence[str], failed: bool, bounds: Bounds, expected: str, label: str
+) -> tuple[CollectionStatus, str | None, CollectorReading | None]:
     """Status, reason and reading of one collector run that returned (`label` prefixes error reasons)."""
     if failed:
         detail = errors[0] if errors else "no error record"

@@ -34,8 +34,9 @@ __all__ = ["DiscoveryAuthError", "DiscoveryError", "ProgressCallback", "ScanOpti
 
 log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int, int], None]
-FAILED = frozenset({CollectionStatus.UNREACHABLE, CollectionStatus.AUTH_FAILED, CollectionStatus.TIMEOUT,
-                    CollectionStatus.ERROR})
+FAILED = frozenset(
+    {CollectionStatus.UNREACHABLE, CollectionStatus.AUTH_FAILED, CollectionStatus.TIMEOUT, CollectionStatus.ERROR}
+)
 EDGE_REASON = "Edge Transport server: outside the domain and without EEMS, so not scanned"
 
 
@@ -57,8 +58,10 @@ class _Org:
 def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inventory:
     """Discover the organisation, collect every selected server, and return the inventory."""
     if not options.verify_tls:
-        log.warning("TLS CERTIFICATE CHECKS ARE OFF (--no-verify-tls): anyone on the path can read and change "
-                    "this scan, and capture the credentials it sends")
+        log.warning(
+            "TLS CERTIFICATE CHECKS ARE OFF (--no-verify-tls): anyone on the path can read and change "
+            "this scan, and capture the credentials it sends"
+        )
     started = dt.datetime.now(dt.timezone.utc)
     org = _discover(options)
     selected, unknown = _select(org.servers, options)
@@ -99,14 +102,18 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
         finish(i, _record(options, facts[i], None, status, reason, started, result.elapsed))
 
     tasks = [functools.partial(_collect, options, facts[i]) for i in scanned]
-    run_bounded(tasks, parallel=options.parallel, limit=options.server_timeout, on_outcome=outcome,
-                name="eems-check-server")
+    run_bounded(
+        tasks, parallel=options.parallel, limit=options.server_timeout, on_outcome=outcome, name="eems-check-server"
+    )
     return Inventory(
-        org=OrgInfo(name=org.name, mitigations_enabled=org.mitigations_enabled,
-                    discovery_server=options.discovery),
-        servers=tuple(r for r in records if r is not None), collected_at=started, collector_name="eems-check",
-        collector_version=__version__, collector_host=socket.gethostname(),
-        source=f"scan via {options.discovery}")
+        org=OrgInfo(name=org.name, mitigations_enabled=org.mitigations_enabled, discovery_server=options.discovery),
+        servers=tuple(r for r in records if r is not None),
+        collected_at=started,
+        collector_name="eems-check",
+        collector_version=__version__,
+        collector_host=socket.gethostname(),
+        source=f"scan via {options.discovery}",
+    )
 
 
 def _discover(options: ScanOptions) -> _Org:
@@ -118,29 +125,36 @@ def _discover(options: ScanOptions) -> _Org:
             return session.run_cmdlet("Get-OrganizationConfig"), session.run_cmdlet("Get-ExchangeServer")
 
     box: list[Outcome[tuple[CommandResult, CommandResult]]] = []
-    run_bounded([work], parallel=1, limit=options.server_timeout, on_outcome=lambda _, o: box.append(o),
-                name="eems-check-discovery")
+    run_bounded(
+        [work],
+        parallel=1,
+        limit=options.server_timeout,
+        on_outcome=lambda _, o: box.append(o),
+        name="eems-check-discovery",
+    )
     outcome = box[0]
     if outcome.timed_out:
-        raise DiscoveryError(f"discovery: {target.label}/PowerShell gave no answer within "
-                             f"{options.server_timeout:g} s")
+        raise DiscoveryError(f"discovery: {target.label}/PowerShell gave no answer within {options.server_timeout:g} s")
     if isinstance(outcome.error, RemoteFailure):
         reason = scrub(outcome.error.reason, options.password)
         if outcome.error.status is CollectionStatus.AUTH_FAILED:
             raise DiscoveryAuthError(
                 f"discovery: {reason}. Check --username, the password and --auth; the Exchange endpoint accepts "
-                "Kerberos (user@DOMAIN, server FQDN) and the account needs an Exchange role") from None
+                "Kerberos (user@DOMAIN, server FQDN) and the account needs an Exchange role"
+            ) from None
         raise DiscoveryError(f"discovery: cannot list the organisation: {reason}") from None
     if outcome.error is not None:
-        raise DiscoveryError(f"discovery: {type(outcome.error).__name__}: "
-                             f"{scrub(str(outcome.error), options.password)}") from None
+        raise DiscoveryError(
+            f"discovery: {type(outcome.error).__name__}: {scrub(str(outcome.error), options.password)}"
+        ) from None
     assert outcome.value is not None
     org_result, servers_result = outcome.value
     servers = tuple(o for o in servers_result.output if isinstance(o, PSBag))
     if servers_result.failed or (servers_result.errors and not servers):
         detail = servers_result.errors[0] if servers_result.errors else "the pipeline failed"
-        raise DiscoveryError(f"discovery: Get-ExchangeServer failed on {target.name}: "
-                             f"{scrub(detail, options.password)}")
+        raise DiscoveryError(
+            f"discovery: Get-ExchangeServer failed on {target.name}: {scrub(detail, options.password)}"
+        )
     for cmdlet, result in (("Get-OrganizationConfig", org_result), ("Get-ExchangeServer", servers_result)):
         for line in (*result.errors, *result.warnings):  # non-terminating: the pipeline still Completed
             log.warning("%s on %s: %s", cmdlet, target.name, scrub(line, options.password))
@@ -149,8 +163,11 @@ def _discover(options: ScanOptions) -> _Org:
         log.warning("Get-OrganizationConfig returned nothing on %s", target.name)
         return _Org("(unknown organisation)", None, servers)
     enabled = config.get("MitigationsEnabled")
-    return _Org(text(config.get("Name")) or str(config) or "(unknown organisation)",
-                enabled if isinstance(enabled, bool) else None, servers)
+    return _Org(
+        text(config.get("Name")) or str(config) or "(unknown organisation)",
+        enabled if isinstance(enabled, bool) else None,
+        servers,
+    )
 
 
 def _select(servers: Sequence[PSBag], options: ScanOptions) -> tuple[list[PSBag], list[str]]:
@@ -180,9 +197,12 @@ def _collect(options: ScanOptions, facts: Mapping[str, Any]) -> ServerRecord:
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.monotonic()
     target = options.wsman_target(facts["fqdn"] or facts["name"])
-    params = collector_parameters(options.bounds, probe_ocs=options.probe_ocs,
-                                  run_get_mitigations=options.run_get_mitigations,
-                                  proxy=facts["eems"]["internet_web_proxy"])
+    params = collector_parameters(
+        options.bounds,
+        probe_ocs=options.probe_ocs,
+        run_get_mitigations=options.run_get_mitigations,
+        proxy=facts["eems"]["internet_web_proxy"],
+    )
     creds = options.credentials(delegate=options.run_get_mitigations)
 
     reason: str | None
@@ -191,12 +211,20 @@ def _collect(options: ScanOptions, facts: Mapping[str, Any]) -> ServerRecord:
     except RemoteFailure as failure:
         status, reason, reading = failure.status, failure.reason, None
     else:
-        status, reason, reading = collection_outcome(result.output, result.errors, result.failed, options.bounds,
-                                                     facts["name"], target.label)
+        status, reason, reading = collection_outcome(
+            result.output, result.errors, result.failed, options.bounds, facts["name"], target.label
+        )
     return _record(options, facts, reading, status, reason, started, time.monotonic() - clock)
 
 
-def _record(options: ScanOptions, facts: Mapping[str, Any], reading: CollectorReading | None, status: CollectionStatus,
-            reason: str | None, started: dt.datetime, elapsed: float) -> ServerRecord:
+def _record(
+    options: ScanOptions,
+    facts: Mapping[str, Any],
+    reading: CollectorReading | None,
+    status: CollectionStatus,
+    reason: str | None,
+    started: dt.datetime,
+    elapsed: float,
+) -> ServerRecord:
     clean = scrub(reason, options.password) if reason else None
     return server_record(facts, reading, status, clean, started, int(elapsed * 1000))

@@ -285,9 +285,7 @@ def seal(context: spnego.ContextProxy, plaintext: bytes) -> tuple[str, bytes]:
     parts = [
         b"--" + _BOUNDARY + b"\r\n",
         b"\tContent-Type: " + SPNEGO_PROTOCOL.encode() + b"\r\n",
-        b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
-        + str(length).encode()
-        + b"\r\n",
+        b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=" + str(length).encode() + b"\r\n",
         b"--" + _BOUNDARY + b"\r\n",
         _OCTET_HEADER,
         struct.pack("<i", len(result.header)),

@@ -319,9 +319,7 @@ Handler = Callable[[Runtime, Params, list[Any], Callable[[Any], None], Sink], No
 # ---------------------------------------------------------------------------------------------------------
 
 
-def execute(
-    rt: Runtime, commands: list[Command], pipeline_input: list[Any], sink: Sink
-) -> ErrorRecord | None:
+def execute(rt: Runtime, commands: list[Command], pipeline_input: list[Any], sink: Sink) -> ErrorRecord | None:
     """Run a pipeline. Returns None (Completed) or the ErrorRecord it Failed with."""
     statements: list[list[Command]] = [[]]
     for cmd in commands:
@@ -362,9 +360,7 @@ _GES = "Microsoft.Exchange.Management.SystemConfigurationTasks.GetExchangeServer
 _GOC = "Microsoft.Exchange.Management.SystemConfigurationTasks.GetOrganizationConfig"
 
 
-def _get_exchange_server(
-    rt: Runtime, p: Params, _input: list[Any], emit: Callable[[Any], None], sink: Sink
-) -> None:
+def _get_exchange_server(rt: Runtime, p: Params, _input: list[Any], emit: Callable[[Any], None], sink: Sink) -> None:
     p.check("Get-ExchangeServer", _GES, ("Identity", "Status", "ReadFromDomainController"), max_positional=1)
     identity = p.get("Identity")
     if identity is None and p.positional:
@@ -460,9 +456,7 @@ def _text_of(value: Any) -> str:
 
 
 def _out_string(rt: Runtime, p: Params, data: list[Any], emit: Callable[[Any], None], sink: Sink) -> None:
-    p.check(
-        "Out-String", "Microsoft.PowerShell.Commands.OutStringCommand", ("Stream", "Width", "InputObject")
-    )
+    p.check("Out-String", "Microsoft.PowerShell.Commands.OutStringCommand", ("Stream", "Width", "InputObject"))
     if p.has("InputObject"):
         data = _as_list(p.get("InputObject"))
     if p.switch("Stream"):
@@ -579,9 +573,7 @@ def _new_item(rt: Runtime, p: Params, data: list[Any], emit: Callable[[Any], Non
     emit(objects.note_object([("Name", name), ("Value", value)], ["System.Collections.DictionaryEntry"]))
 
 
-def _invoke_expression(
-    rt: Runtime, p: Params, data: list[Any], emit: Callable[[Any], None], sink: Sink
-) -> None:
+def _invoke_expression(rt: Runtime, p: Params, data: list[Any], emit: Callable[[Any], None], sink: Sink) -> None:
     p.check(
         "Invoke-Expression",
         "Microsoft.PowerShell.Commands.InvokeExpressionCommand",

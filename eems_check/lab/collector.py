@@ -33,8 +33,7 @@ COLLECTOR_MARKER = "# eems-check-collector"
 COLLECTOR_VERSION = 1
 OCS_URL = "https://officeclient.microsoft.com/GetExchangeMitigations"
 DELEGATION_REASON = (
-    "Exchange cmdlets could not be loaded in the remote session: "
-    "delegation (CredSSP or Kerberos) is not available"
+    "Exchange cmdlets could not be loaded in the remote session: delegation (CredSSP or Kerberos) is not available"
 )
 
 _DATE_SENTINEL = "\x00EEMSLABDATE:"
@@ -177,9 +176,7 @@ def render(document: dict[str, Any]) -> str:
     """Compact JSON in the style of Windows PowerShell 5.1 ``ConvertTo-Json -Compress``."""
     text = json.dumps(_encode(document), ensure_ascii=False, separators=(",", ":"))
     # JavaScriptSerializer escapes these four characters; none occurs in JSON syntax outside strings.
-    text = (
-        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
-    )
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
     return _DATE_RE.sub(lambda m: f'"\\/Date({m.group(1)})\\/"', text)
 
 
@@ -207,7 +204,5 @@ def oversized_document(server: ServerSpec, params: CollectorParams, now: dt.date
         + 1
     )
     count = max(1, -(-(target - len(render(doc))) // entry))
-    doc["log_lines"] = [
-        {"file": "MitigationService_oversized.log", "line": f"{filler}#{i:07d}"} for i in range(count)
-    ]
+    doc["log_lines"] = [{"file": "MitigationService_oversized.log", "line": f"{filler}#{i:07d}"} for i in range(count)]
     return render(doc)

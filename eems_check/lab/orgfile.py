@@ -265,17 +265,13 @@ class LabOrgSpec:
 # ---------------------------------------------------------------------------------------------------------
 
 
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Validation helpers
 # ---------------------------------------------------------------------------------------------------------
 
 _BUILD_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{1,4})\.(\d{1,4})$")
 _ADV_RE = re.compile(r"^Version (\d+)\.(\d+) \(Build (\d+)\.(\d+)\)$")
-_FQDN_RE = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))+$"
-)
+_FQDN_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))+$")
 _REL_TIME_RE = re.compile(r"^-(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -343,9 +339,7 @@ class _Checker:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         # bool is an int subclass: refuse it where an int is wanted, unless bool is asked for
         if isinstance(value, bool) and bool not in kinds:
-            raise self.fail(
-                self.line_of(m, key), f"{what}.{key} must be {self._kind_name(kinds)}, not a boolean"
-            )
+            raise self.fail(self.line_of(m, key), f"{what}.{key} must be {self._kind_name(kinds)}, not a boolean")
         if not isinstance(value, kinds):
             raise self.fail(
                 self.line_of(m, key),
@@ -373,17 +367,13 @@ class _Checker:
         text = str(value).strip()
         m = _BUILD_RE.match(text)
         if not m:
-            raise self.fail(
-                line, f"{what} {value!r} is not a build number like 15.2.1118.26 (quote it in YAML)"
-            )
+            raise self.fail(line, f"{what} {value!r} is not a build number like 15.2.1118.26 (quote it in YAML)")
         major, minor, build, rev = (int(g) for g in m.groups())
         return major, minor, build, rev
 
     def time(self, value: Any, line: int, what: str) -> tuple[dt.datetime | None, dt.timedelta | None]:
         if isinstance(value, dt.datetime):
-            return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(
-                dt.timezone.utc
-            ), None
+            return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc), None
         if isinstance(value, dt.date):
             return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc), None
         if isinstance(value, str):
@@ -445,17 +435,13 @@ def parse_org(text: str, path: str = "<org>") -> LabOrgSpec:
     root = ck.mapping(doc, 1, "the org file")
     ck.keys(root, ("organization", "accounts", "lab", "servers"), "the org file")
 
-    org = ck.mapping(
-        ck.get(root, "organization", _LDict, "org file", required=True), root.line, "organization"
-    )
+    org = ck.mapping(ck.get(root, "organization", _LDict, "org file", required=True), root.line, "organization")
     ck.keys(
         org,
         ("name", "domain", "mitigations_enabled", "domain_controller", "discovery_server"),
         "organization",
     )
-    org_name = ck.text(
-        ck.get(org, "name", (str, int), "organization", required=True), org.line, "organization.name"
-    )
+    org_name = ck.text(ck.get(org, "name", (str, int), "organization", required=True), org.line, "organization.name")
     domain = ck.get(org, "domain", str, "organization", required=True)
     if not _FQDN_RE.match(domain):
         raise ck.fail(ck.line_of(org, "domain"), f"organization.domain {domain!r} is not a DNS domain name")
@@ -477,9 +463,7 @@ def parse_org(text: str, path: str = "<org>") -> LabOrgSpec:
         allow_basic = ck.get(lab, "allow_basic", bool, "lab", default=True)
         allow_unencrypted = ck.get(lab, "allow_unencrypted", bool, "lab", default=False)
 
-    servers_raw = ck.sequence(
-        ck.get(root, "servers", _LList, "org file", required=True), root.line, "servers"
-    )
+    servers_raw = ck.sequence(ck.get(root, "servers", _LList, "org file", required=True), root.line, "servers")
     if not servers_raw:
         raise ck.fail(servers_raw.line, "servers must list at least one server")
     servers: list[ServerSpec] = []
@@ -508,9 +492,7 @@ def parse_org(text: str, path: str = "<org>") -> LabOrgSpec:
     if discovery is not None:
         found = spec.server(discovery)
         if found is None:
-            raise ck.fail(
-                ck.line_of(org, "discovery_server"), f"discovery_server {discovery!r} is not a server"
-            )
+            raise ck.fail(ck.line_of(org, "discovery_server"), f"discovery_server {discovery!r} is not a server")
         spec = _replace_discovery(spec, found.name)
     return spec
 
@@ -541,9 +523,7 @@ def _parse_accounts(ck: _Checker, root: _LDict) -> tuple[Account, ...]:
         else:
             raise ck.fail(uline, f"username {username!r} must look like DOMAIN\\user or user@dns.domain")
         if ":" in username or ":" in password or "\n" in password or "\r" in password:
-            raise ck.fail(
-                ck.line_of(m, "password"), "username and password must not contain ':' or line breaks"
-            )
+            raise ck.fail(ck.line_of(m, "password"), "username and password must not contain ':' or line breaks")
         if not password:
             raise ck.fail(ck.line_of(m, "password"), "password must not be empty")
         out.append(Account(username=username, password=password, domain=dom, user=user))
@@ -602,9 +582,7 @@ def _parse_server(ck: _Checker, m: _LDict, domain: str) -> ServerSpec:
         f"{what}: edition",
     )
 
-    build = ck.build(
-        ck.get(m, "build", (str,), what, required=True), ck.line_of(m, "build"), f"{what}: build"
-    )
+    build = ck.build(ck.get(m, "build", (str,), what, required=True), ck.line_of(m, "build"), f"{what}: build")
     if "cu_build" in m and "admin_display_version" in m:
         raise ck.fail(
             ck.line_of(m, "admin_display_version"),
@@ -839,9 +817,7 @@ def _parse_faults(ck: _Checker, m: _LDict, what: str) -> tuple[FaultSpec, ...]:
             f.lines = {"kind": line}
         else:
             f = ck.mapping(item, line, "a fault (a mapping with 'kind', or a fault name)")
-        kind = ck.choice(
-            ck.get(f, "kind", str, "fault", required=True), FAULT_KINDS, line, f"{what}: fault kind"
-        )
+        kind = ck.choice(ck.get(f, "kind", str, "fault", required=True), FAULT_KINDS, line, f"{what}: fault kind")
         ck.keys(f, ("kind", *_FAULT_PARAMS[kind]), f"fault {kind}")
         endpoint = ck.choice(
             ck.get(f, "endpoint", str, "fault", default="both"),

@@ -156,9 +156,7 @@ class LabShell:
     def open(self, creation_fragments: bytes) -> None:
         """Process creationXml (SESSION_CAPABILITY + INIT_RUNSPACEPOOL) synchronously."""
         with self.cond:
-            self.pool.receive_data(
-                psrpcore.PSRPPayload(creation_fragments, psrpcore.StreamType.default, None)
-            )
+            self.pool.receive_data(psrpcore.PSRPPayload(creation_fragments, psrpcore.StreamType.default, None))
             self._process_events()
             if self.pool.state != psrpcore.types.RunspacePoolState.Opened:
                 raise ValueError("creationXml did not open the runspace pool")
@@ -184,9 +182,7 @@ class LabShell:
         with self.cond:
             self._check_open()
             pid = self._pid(command_id) if command_id else None
-            stream_type = (
-                psrpcore.StreamType.prompt_response if stream == "pr" else psrpcore.StreamType.default
-            )
+            stream_type = psrpcore.StreamType.prompt_response if stream == "pr" else psrpcore.StreamType.default
             self.pool.receive_data(psrpcore.PSRPPayload(data, stream_type, pid))
             self._process_events()
             self.last_activity = time.time()
@@ -423,9 +419,7 @@ class _Sink(cmdlets.Sink):
 
     def error(self, record: ErrorRecord) -> None:
         def write() -> None:
-            self._run.pipeline.prepare_message(
-                record, message_type=psrpcore.types.PSRPMessageType.ErrorRecord
-            )
+            self._run.pipeline.prepare_message(record, message_type=psrpcore.types.PSRPMessageType.ErrorRecord)
 
         self._write(write)
 
@@ -444,11 +438,7 @@ class _Sink(cmdlets.Sink):
             remaining = end - time.monotonic()
             if remaining <= 0:
                 return
-            if (
-                self._run.stop_event.wait(min(remaining, 0.2))
-                or self._shell.closed
-                or self._shell._stopping.is_set()
-            ):
+            if self._run.stop_event.wait(min(remaining, 0.2)) or self._shell.closed or self._shell._stopping.is_set():
                 raise cmdlets.PipelineStopped()
 
     def hang(self) -> None:

@@ -159,9 +159,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         with contextlib.suppress(OSError, AttributeError):
             self.wfile.flush()
 
-    def _challenge(
-        self, *, close: bool = False, token: bytes | None = None, scheme: str = "Negotiate"
-    ) -> None:
+    def _challenge(self, *, close: bool = False, token: bytes | None = None, scheme: str = "Negotiate") -> None:
         headers = []
         if token:
             headers.append(("WWW-Authenticate", f"{scheme} {base64.b64encode(token).decode()}"))
@@ -426,8 +424,7 @@ class LabOrg:
         ]
         for server in self.spec.servers:
             faults = (
-                ", ".join(f.kind + (f"({f.endpoint})" if f.endpoint != "both" else "") for f in server.faults)
-                or "-"
+                ", ".join(f.kind + (f"({f.endpoint})" if f.endpoint != "both" else "") for f in server.faults) or "-"
             )
             lines.append(
                 f"    {server.fqdn:<28} {self._addresses[server.fqdn.lower()]:<14} "

@@ -70,9 +70,7 @@ ERROR_BAD_REQUEST = 0x8033801A  # ERROR_WSMAN_INVALID_XML (used for unparsable b
 class WSManFault(Exception):
     """A WS-Man fault; ``render(relates_to, machine)`` gives the SOAP body."""
 
-    def __init__(
-        self, code: int, message: str, *, subcode: str = "w:InternalError", value: str = "s:Receiver"
-    ) -> None:
+    def __init__(self, code: int, message: str, *, subcode: str = "w:InternalError", value: str = "s:Receiver") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -94,8 +92,7 @@ class WSManFault(Exception):
 def timeout_fault() -> WSManFault:
     return WSManFault(
         ERROR_OPERATION_TIMEDOUT,
-        "The WS-Management service cannot complete the operation within the time specified in "
-        "OperationTimeout.",
+        "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.",
         subcode="w:TimedOut",
     )
 
@@ -426,9 +423,7 @@ class ShellRegistry:
             raise shell_not_found(shell.shell_id) from None
         except Exception as exc:
             raise bad_request(f"the pipeline could not be created: {exc}") from None
-        body = (
-            f"<rsp:CommandResponse><rsp:CommandId>{escape(command_id)}</rsp:CommandId></rsp:CommandResponse>"
-        )
+        body = f"<rsp:CommandResponse><rsp:CommandId>{escape(command_id)}</rsp:CommandId></rsp:CommandResponse>"
         return reply(req.action, req.message_id, body)
 
     def _send(self, req: WSManRequest) -> bytes:
@@ -469,15 +464,11 @@ class ShellRegistry:
         except psrp.ShellClosed:
             raise shell_not_found(shell.shell_id) from None
         cid = f" CommandId={quoteattr(result.command_id)}" if result.command_id else ""
-        parts = [
-            f'<rsp:Stream Name="stdout"{cid}>{base64.b64encode(p).decode()}</rsp:Stream>'
-            for p in result.payloads
-        ]
+        parts = [f'<rsp:Stream Name="stdout"{cid}>{base64.b64encode(p).decode()}</rsp:Stream>' for p in result.payloads]
         if result.command_id:
             if result.done:
                 parts.append(
-                    f'<rsp:CommandState{cid} State="{CMD_DONE}">'
-                    "<rsp:ExitCode>0</rsp:ExitCode></rsp:CommandState>"
+                    f'<rsp:CommandState{cid} State="{CMD_DONE}"><rsp:ExitCode>0</rsp:ExitCode></rsp:CommandState>'
                 )
             else:
                 parts.append(f'<rsp:CommandState{cid} State="{CMD_RUNNING}"/>')

@@ -101,9 +101,11 @@ def summary(report: Report) -> dict[str, Any]:
     overview = dict(report.run.overview_rules)
     per_rule = {}
     for rule_id in overview:
-        fails = sum(1 for s in report.servers if (f := s.finding(rule_id)) and f.verdict is Verdict.FAIL)
-        unknown = sum(1 for s in report.servers if (f := s.finding(rule_id)) and f.verdict is Verdict.UNKNOWN)
-        per_rule[rule_id] = {"label": overview[rule_id], "fail": fails, "unknown": unknown}
+        per_rule[rule_id] = {
+            "label": overview[rule_id],
+            "fail": len(report.with_verdict(rule_id, Verdict.FAIL)),
+            "unknown": len(report.with_verdict(rule_id, Verdict.UNKNOWN)),
+        }
     not_scanned = sum(1 for s in report.servers if s.server.collection.status.value not in ("ok",))
     return {
         "total": len(report.servers),
