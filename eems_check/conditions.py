@@ -81,6 +81,9 @@ class KindSpec:
     params: Mapping[str, Param]
     facts: tuple[str, ...]
     judge: Callable[[Context, Mapping[str, Any]], Outcome]
+    # True when the verdict depends only on the build (text and source), Edge or not, and the day: the evaluation
+    # then judges it once per distinct build of the organisation instead of once per server.
+    build_only: bool = False
 
 
 COMMON_FACTS = ("server", "build", "build_name", "product_name", "branch_name", "as_of")
@@ -475,16 +478,24 @@ def judge_edge_server(ctx: Context, params: Mapping[str, Any]) -> Outcome:
 
 KINDS: dict[str, KindSpec] = {
     "eems_min_update": KindSpec(
-        {"since": Param(str, True), "update_name": Param(str)}, ("minimum", "update_name"), judge_eems_min_update
+        {"since": Param(str, True), "update_name": Param(str)},
+        ("minimum", "update_name"),
+        judge_eems_min_update,
+        build_only=True,
     ),
-    "eems_available": KindSpec({}, ("reason",), judge_eems_available),
-    "product_support": KindSpec({"esu_severity": Param(str)}, ("support_state",), judge_product_support),
-    "branch_serviced": KindSpec({}, ("service_state", "serviced_lines"), judge_branch_serviced),
+    "eems_available": KindSpec({}, ("reason",), judge_eems_available, build_only=True),
+    "product_support": KindSpec(
+        {"esu_severity": Param(str)}, ("support_state",), judge_product_support, build_only=True
+    ),
+    "branch_serviced": KindSpec({}, ("service_state", "serviced_lines"), judge_branch_serviced, build_only=True),
     "latest_update": KindSpec(
-        {}, ("latest_name", "latest_build", "latest_released", "latest_note", "days_behind"), judge_latest_update
+        {},
+        ("latest_name", "latest_build", "latest_released", "latest_note", "days_behind"),
+        judge_latest_update,
+        build_only=True,
     ),
-    "build_known": KindSpec({}, ("detail",), judge_build_known),
-    "build_precision": KindSpec({}, ("source",), judge_build_precision),
+    "build_known": KindSpec({}, ("detail",), judge_build_known, build_only=True),
+    "build_precision": KindSpec({}, ("source",), judge_build_precision, build_only=True),
     "eems_enabled": KindSpec({}, ("state",), judge_eems_enabled),
     "eems_service": KindSpec({}, ("state",), judge_eems_service),
     "mitigations_blocked": KindSpec({}, ("blocked",), judge_mitigations_blocked),

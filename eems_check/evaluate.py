@@ -12,7 +12,7 @@ from typing import Any
 
 from . import __version__
 from .builds import ResolvedBuild, parse_build
-from .conditions import KINDS, Context, Outcome, eems_state
+from .conditions import KINDS, Context, KindSpec, Outcome, eems_state
 from .errors import BuildParseError
 from .model import (
     BuildInfo,
@@ -120,14 +120,60 @@ def _finding(rule: Rule, outcome: Outcome, facts: Mapping[str, str]) -> Finding:
     )
 
 
+class _Memo:
+    """Work shared between the servers of one evaluation: most of an organisation runs a handful of builds.
+
+    Build-only rules are judged once per (build text, build source, Edge or not); every finding is interned, so
+    identical findings on many servers are one object (renderers exploit that too).
+    """
+
+    def __init__(self) -> None:
+        self.resolved: dict[str, Resolved] = {}
+        self.by_build: dict[tuple[str, str | None, str | None, bool], Finding] = {}
+        self.interned: dict[Finding, Finding] = {}
+        self.build_info: dict[tuple[str | None, str | None], BuildInfo] = {}
+
+        self.plain: dict[tuple[str, Verdict, str], Finding] = {}
+        self._plan: tuple[tuple[Rule, KindSpec, bool], ...] | None = None
+
+    def plan(self, ruleset: RuleSet) -> tuple[tuple[Rule, KindSpec, bool], ...]:
+        """(rule, its kind, judged once per build?) for every active rule, worked out once per evaluation."""
+        if self._plan is None:
+            self._plan = tuple(
+                (rule, KINDS[rule.kind], KINDS[rule.kind].build_only and not _uses_server(rule))
+                for rule in ruleset.active_rules
+            )
+        return self._plan
+
+    def intern(self, finding: Finding) -> Finding:
+        return self.interned.setdefault(finding, finding)
+
+    def finding(self, rule: Rule, outcome: Outcome, facts: Mapping[str, str]) -> Finding:
+        """The finding for `outcome`; a bare pass or n/a (a reason, nothing else) is looked up, not built."""
+        bare = outcome.verdict is Verdict.PASS or outcome.verdict is Verdict.NOT_APPLICABLE
+        if not bare or outcome.facts or outcome.evidence:
+            return self.intern(_finding(rule, outcome, facts))
+        key = (rule.id, outcome.verdict, outcome.reason)
+        found = self.plain.get(key)
+        if found is None:
+            found = self.plain[key] = self.intern(_finding(rule, outcome, facts))
+        return found
+
+
+def _uses_server(rule: Rule) -> bool:
+    texts = [rule.message] + ([rule.remediation.text] if rule.remediation else [])
+    return any("{server" in t for t in texts)
+
+
 def evaluate_server(
     server: ServerRecord,
     inventory: Inventory,
     ruleset: RuleSet,
     today: dt.date,
-    cache: dict[str, Resolved] | None = None,
+    memo: _Memo | None = None,
 ) -> ServerReport:
-    build, error = resolve_server_build(server, ruleset, cache)
+    memo = memo or _Memo()
+    build, error = resolve_server_build(server, ruleset, memo.resolved)
     ctx = Context(
         server=server,
         org=inventory.org,
@@ -146,16 +192,28 @@ def evaluate_server(
         "branch_name": build.branch.name if build and build.branch else "its CU line",
         "as_of": ruleset.as_of.isoformat(),
     }
-    findings = tuple(_finding(rule, KINDS[rule.kind].judge(ctx, rule.params), facts) for rule in ruleset.active_rules)
-    return ServerReport(
-        server=server, build=_build_info(server, build, error, today), findings=findings, eems_state=eems_state(ctx)
-    )
+    source = server.build_source.value if server.build_source else None
+    findings = []
+    for rule, kind, per_build in memo.plan(ruleset):
+        if per_build:
+            key = (rule.id, server.build_string, source, server.is_edge)
+            finding = memo.by_build.get(key)
+            if finding is None:
+                finding = memo.by_build[key] = memo.intern(_finding(rule, kind.judge(ctx, rule.params), facts))
+        else:
+            finding = memo.finding(rule, kind.judge(ctx, rule.params), facts)
+        findings.append(finding)
+    info_key = (server.build_string, source)
+    info = memo.build_info.get(info_key)
+    if info is None:
+        info = memo.build_info[info_key] = _build_info(server, build, error, today)
+    return ServerReport(server=server, build=info, findings=tuple(findings), eems_state=eems_state(ctx))
 
 
 def evaluate(inventory: Inventory, ruleset: RuleSet, *, today: dt.date, generated_at: dt.datetime) -> Report:
     """Judge every server of `inventory` by every active rule, as of `today`."""
-    cache: dict[str, Resolved] = {}
-    reports = [evaluate_server(s, inventory, ruleset, today, cache) for s in inventory.servers]
+    memo = _Memo()
+    reports = [evaluate_server(s, inventory, ruleset, today, memo) for s in inventory.servers]
     # Worst first; among equals, the server with more problems at that level first: that is what to patch first.
     reports.sort(key=lambda r: (-r.worst.rank, -sum(f.severity is r.worst for f in r.findings), r.server.name.lower()))
     run = RunInfo(

@@ -29,7 +29,15 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
     }
 
 
-def server_result(s: ServerReport) -> dict[str, Any]:
+def _memo_dict(f: Finding, memo: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Findings are interned by the evaluation: build each distinct one's dict once (the encoder reuses it)."""
+    d = memo.get(id(f))
+    if d is None:
+        d = memo[id(f)] = finding_to_dict(f)
+    return d
+
+
+def server_result(s: ServerReport, memo: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     b = s.build
     return {
         "server": s.server.name,
@@ -48,12 +56,15 @@ def server_result(s: ServerReport) -> dict[str, Any]:
             "precision": b.precision,
             "status": b.status,
         },
-        "findings": [finding_to_dict(f) for f in s.findings],
+        "findings": [_memo_dict(f, memo) for f in s.findings]
+        if memo is not None
+        else [finding_to_dict(f) for f in s.findings],
     }
 
 
 def report_to_document(report: Report) -> dict[str, Any]:
     run = report.run
+    memo: dict[int, dict[str, Any]] = {}
     return {
         "schema": REPORT_SCHEMA,
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -73,7 +84,7 @@ def report_to_document(report: Report) -> dict[str, Any]:
             },
         },
         "inventory": inventory_to_document(report.inventory),
-        "results": [server_result(s) for s in report.servers],
+        "results": [server_result(s, memo) for s in report.servers],
     }
 
 
