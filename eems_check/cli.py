@@ -7,6 +7,7 @@ Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 bad us
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -81,6 +82,12 @@ def _add_outputs(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--today", type=_date, metavar="YYYY-MM-DD", help="evaluate as of this day (default: today)")
     p.add_argument(
+        "--compare-to",
+        type=Path,
+        metavar="PREVIOUS.json",
+        help="a previous JSON report: add a 'Changes since' section (servers, builds, findings new and resolved)",
+    )
+    p.add_argument(
         "--fail-on",
         choices=[*FAIL_ON, "never"],
         default="error",
@@ -139,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rules(p)
     _add_common(p)
 
+    p = sub.add_parser("diff", help="what changed between two saved JSON reports")
+    p.add_argument("old", type=Path, metavar="OLD.json")
+    p.add_argument("new", type=Path, metavar="NEW.json")
+    p.add_argument("--json", action="store_true", help="print the changes as JSON")
+    _add_common(p)
+
     rules = sub.add_parser("rules", help="show or validate rule sets")
     rsub = rules.add_subparsers(dest="rules_command", required=True, parser_class=_Parser)
     p = rsub.add_parser("validate", help="check a rules file (alone and merged over the bundled rules)")
@@ -191,23 +204,57 @@ def _report_and_exit(
     html: Path | None = None,
     json_path: Path | None = None,
     csv: Path | None = None,
+    previous: tuple[Path, dict[str, object]] | None = None,
 ) -> int:
     now = _now()
     today = args.today or now.date()
     report = evaluate(inventory, ruleset, today=today, generated_at=now)
+    if previous is not None:
+        from .diff import compare
+        from .render.json_report import report_to_document
+
+        path, document = previous
+        changes = compare(document, report_to_document(report), old_label=str(path))
+        report = dataclasses.replace(report, changes=changes)
     plan = OutputPlan.build(html=html, json=json_path, csv=csv, output_dir=plan_dir, org=inventory.org.name, stamp=now)
     written = write_reports(report, plan)
     for line in _summary_lines(report):
         _say(args, line)
+    if report.changes is not None:
+        from .diff import headline
+
+        _say(args, f"  Changes: {headline(report.changes)}")
     for fmt, path in written.items():
         _say(args, f"{fmt.value.upper()} report: {path.resolve()}")
     return _exit_for(report, getattr(args, "fail_on", "error"))
 
 
+def _previous(args: argparse.Namespace) -> tuple[Path, dict[str, object]] | None:
+    """The --compare-to report, read before any scanning so that a bad file fails fast."""
+    if not getattr(args, "compare_to", None):
+        return None
+    from .diff import load_report_document
+
+    return args.compare_to, load_report_document(args.compare_to)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(args.rules)
+    previous = _previous(args)
     inventory = read_inventory(args.inventory)
-    return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv)
+    return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Exit 0 when nothing got worse, 1 when findings are new or worse, 2 on bad input."""
+    from .diff import changes_to_dict, diff_files, format_text
+
+    changes = diff_files(args.old, args.new)
+    if args.json:
+        print(json.dumps(changes_to_dict(changes), indent=2, ensure_ascii=False))
+    else:
+        print(format_text(changes))
+    return EXIT_FINDINGS if changes.counts.worse else EXIT_OK
 
 
 def _save_inventory(inventory: Inventory, path: Path) -> None:
@@ -229,12 +276,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from .collect import options_from_args, scan
 
     ruleset = load_ruleset(args.rules)
+    previous = _previous(args)
     options = options_from_args(args, os.environ)
     inventory = scan(options, progress=_progress(args))
     if args.save_inventory:
         _save_inventory(inventory, args.save_inventory)
         _say(args, f"Inventory: {args.save_inventory.resolve()}")
-    return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv)
+    return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous)
 
 
 def _bundled_org() -> Path:
@@ -421,6 +469,7 @@ COMMANDS = {
     "lab": cmd_lab,
     "build": cmd_build,
     "rules": cmd_rules,
+    "diff": cmd_diff,
 }
 
 

@@ -10,6 +10,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the diff package builds on this model; only the annotation points back
+    from .diff.model import Changes
 
 
 class Severity(str, Enum):
@@ -309,6 +313,7 @@ class Report:
     run: RunInfo
     inventory: Inventory
     servers: tuple[ServerReport, ...]
+    changes: Changes | None = None  # what changed since a previous report (--compare-to)
 
     @property
     def worst(self) -> Severity:

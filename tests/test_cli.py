@@ -120,3 +120,36 @@ def test_build_explains_name_date_and_rule_verdicts(build: str, expected: str) -
 def test_rules_show_states_the_as_of_date() -> None:
     result = run("rules", "show")
     assert result.returncode == 0 and "as of 2026-11-27" in result.stdout
+
+
+DIFF = Path(__file__).parent / "diff" / "fixtures" / "reports"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "code", "expected"),
+    [
+        ("contoso-2026-10-01.json", "contoso-2026-11-27.json", 1, "8 new findings"),
+        ("contoso-2026-11-27.json", "contoso-2026-11-27.json", 0, "No changes since"),
+    ],
+)
+def test_diff_prints_the_changes_and_exits_1_when_something_got_worse(
+    old: str, new: str, code: int, expected: str
+) -> None:
+    result = run("diff", str(DIFF / old), str(DIFF / new))
+    assert result.returncode == code, result.stderr
+    assert expected in result.stdout
+
+
+def test_compare_to_adds_the_changes_section_to_html_and_json(tmp_path: Path) -> None:
+    html, js = tmp_path / "r.html", tmp_path / "r.json"
+    previous = DIFF / "contoso-2026-10-01.json"
+    result = run("evaluate", str(SAMPLE), "--compare-to", str(previous), "--html", str(html), "--json", str(js))
+    assert result.returncode == 1, result.stderr
+    assert "Changes since 2026-10-01 07:00 UTC" in html.read_text()
+    assert json.loads(js.read_text())["changes"]["counts"]["new_findings"] == 8
+
+
+def test_a_bad_previous_report_fails_before_any_work(tmp_path: Path) -> None:
+    result = run("evaluate", str(SAMPLE), "--compare-to", str(SAMPLE), "-o", str(tmp_path))
+    assert result.returncode == 2 and "not a report" in result.stderr
+    assert not list(tmp_path.iterdir())

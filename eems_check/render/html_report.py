@@ -147,4 +147,5 @@ class HtmlRenderer:
             anchors=anchors(report.servers),
             views=server_views(report),
             summary=summary(report),
+            changes=report.changes,
         )

@@ -85,7 +85,15 @@ def report_to_document(report: Report) -> dict[str, Any]:
         },
         "inventory": inventory_to_document(report.inventory),
         "results": [server_result(s, memo) for s in report.servers],
+        **({"changes": _changes(report)} if report.changes is not None else {}),
     }
+
+
+def _changes(report: Report) -> dict[str, Any]:
+    from ..diff import changes_to_dict
+
+    assert report.changes is not None
+    return changes_to_dict(report.changes)
 
 
 class JsonRenderer:
