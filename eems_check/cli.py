@@ -157,6 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = rsub.add_parser("validate", help="check a rules file (alone and merged over the bundled rules)")
     p.add_argument("file", type=Path)
     _add_common(p)
+    from . import rules_update
+
+    p = rsub.add_parser(
+        "update", help="import Microsoft's published build list (a downloaded file) into an override rules file"
+    )
+    rules_update.add_arguments(p)
+    _add_rules(p)
+    _add_common(p)
     p = rsub.add_parser("show", help="print the rule set in force")
     _add_rules(p)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -398,6 +406,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
+    if args.rules_command == "update":
+        from . import rules_update
+
+        return rules_update.run(args)
     if args.rules_command == "validate":
         rs = validate_file(args.file)
         _say(

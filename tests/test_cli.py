@@ -153,3 +153,13 @@ def test_a_bad_previous_report_fails_before_any_work(tmp_path: Path) -> None:
     result = run("evaluate", str(SAMPLE), "--compare-to", str(SAMPLE), "-o", str(tmp_path))
     assert result.returncode == 2 and "not a report" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_rules_update_writes_an_override_that_the_scanner_accepts(tmp_path: Path) -> None:
+    source = Path(__file__).parent / "rules_update" / "fixtures" / "gebn-sample.csv"
+    out = tmp_path / "import.yaml"
+    result = run("rules", "update", "--from", str(source), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "Added: 3" in result.stdout
+    explained = run("build", "15.2.2562.57", "--rules", str(out), "--json")
+    assert json.loads(explained.stdout)[0]["name"] == "Exchange SE RTM Dec26SU"
