@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from .conditions import KINDS
 from .errors import EemsCheckError, InputError
 from .evaluate import evaluate, evaluate_server
 from .inventory import read_inventory
+from .mail import MailSettings, add_mail_arguments, deliver, mail_settings_from_args, send_saved_report
 from .model import BuildSource, Inventory, OrgInfo, Report, ServerRecord, Severity, Verdict
 from .outputs import OutputPlan, write_reports
 from .ruleset import RuleSet, load_ruleset, validate_file
@@ -93,6 +95,7 @@ def _add_outputs(p: argparse.ArgumentParser) -> None:
         default="error",
         help="exit 1 when a server has a finding at or above this severity (default: error)",
     )
+    add_mail_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,6 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--today", type=_date, metavar="YYYY-MM-DD", help="evaluate as of this day (default: today)")
     p.add_argument("--offline", action="store_true", help="evaluate the bundled sample inventory instead of scanning")
     _add_rules(p)
+    _add_common(p)
+
+    p = sub.add_parser("send", help="mail a saved JSON report (its HTML and CSV are rendered again from it)")
+    p.add_argument("report", type=Path, help="JSON report written by evaluate or scan")
+    p.add_argument(
+        "--fail-on",
+        choices=[*FAIL_ON, "never"],
+        default="error",
+        help="with --alerts-only: mail only when a server has a finding at or above this severity (default: error)",
+    )
+    p.add_argument("--keep-rendered", action="store_true", help="write the HTML and CSV next to the JSON and keep them")
+    add_mail_arguments(p)
     _add_common(p)
 
     lab = sub.add_parser("lab", help="the simulated Exchange organisation (loopback only)")
@@ -213,6 +228,7 @@ def _report_and_exit(
     json_path: Path | None = None,
     csv: Path | None = None,
     previous: tuple[Path, dict[str, object]] | None = None,
+    mail: MailSettings | None = None,
 ) -> int:
     now = _now()
     today = args.today or now.date()
@@ -234,7 +250,11 @@ def _report_and_exit(
         _say(args, f"  Changes: {headline(report.changes)}")
     for fmt, path in written.items():
         _say(args, f"{fmt.value.upper()} report: {path.resolve()}")
-    return _exit_for(report, getattr(args, "fail_on", "error"))
+    fail_on = getattr(args, "fail_on", "error")
+    if mail is not None:  # after writing: a mail failure (exit 4) loses nothing
+        sent = deliver(report, written, mail, FAIL_ON.get(fail_on))
+        _say(args, sent or f"Mail: not sent (--alerts-only and nothing at or above --fail-on {fail_on})")
+    return _exit_for(report, fail_on)
 
 
 def _previous(args: argparse.Namespace) -> tuple[Path, dict[str, object]] | None:
@@ -247,10 +267,11 @@ def _previous(args: argparse.Namespace) -> tuple[Path, dict[str, object]] | None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    mail = mail_settings_from_args(args, os.environ)  # first: a bad mail setting fails before any work
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
     inventory = read_inventory(args.inventory)
-    return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous)
+    return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous, mail)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -279,9 +300,9 @@ def _progress(args: argparse.Namespace) -> Callable[[int, int, int], None] | Non
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    import os
-
     from .collect import options_from_args, scan
+
+    mail = mail_settings_from_args(args, os.environ)  # before the scan: a typo must not cost a whole scan
 
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
@@ -290,7 +311,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.save_inventory:
         _save_inventory(inventory, args.save_inventory)
         _say(args, f"Inventory: {args.save_inventory.resolve()}")
-    return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous)
+    return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous, mail)
 
 
 def _bundled_org() -> Path:
@@ -322,6 +343,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         inventory = scan(options, progress=_progress(args))
     _save_inventory(inventory, args.output_dir / "inventory.json")
     _report_and_exit(args, inventory, ruleset, args.output_dir)
+    return EXIT_OK
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    settings = mail_settings_from_args(args, os.environ)
+    if settings is None:
+        raise InputError("send: no recipient: give --mail-to, or --config FILE with a mail: section")
+    sent = send_saved_report(args.report, settings, FAIL_ON.get(args.fail_on), beside=args.keep_rendered)
+    _say(args, sent or f"{args.report}: not sent (--alerts-only and nothing at or above --fail-on {args.fail_on})")
     return EXIT_OK
 
 
@@ -482,6 +512,7 @@ COMMANDS = {
     "build": cmd_build,
     "rules": cmd_rules,
     "diff": cmd_diff,
+    "send": cmd_send,
 }
 
 
