@@ -150,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-address", default="127.0.10.1", help="first loopback address (default 127.0.10.1)")
     p.add_argument("--exchange-port", type=int, default=0, help="port of /PowerShell (default: a free one)")
     p.add_argument("--wsman-port", type=int, default=0, help="port of /wsman (default: a free one)")
+    p.add_argument("--http-port", type=int, default=0, help="port of /owa/ and /ecp/ (default: a free one)")
     _add_common(p)
 
     p = sub.add_parser("build", help="explain Exchange build numbers in any spelling")
@@ -339,7 +340,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"Simulated organisation started on loopback ({len(lab.address_map())} servers); scanning it "
             "over WS-Management + PSRP with NTLM and message encryption.",
         )
-        options = ScanOptions.for_lab(lab, probe_ocs=True, run_get_mitigations=True)
+        options = ScanOptions.for_lab(lab, probe_ocs=True, run_get_mitigations=True, http_check=True)
         inventory = scan(options, progress=_progress(args))
     _save_inventory(inventory, args.output_dir / "inventory.json")
     _report_and_exit(args, inventory, ruleset, args.output_dir)
@@ -365,7 +366,11 @@ def cmd_lab(args: argparse.Namespace) -> int:
     except LabOrgError as exc:
         raise InputError(str(exc)) from None
     with LabOrg(
-        spec, base_address=args.base_address, exchange_port=args.exchange_port, wsman_port=args.wsman_port
+        spec,
+        base_address=args.base_address,
+        exchange_port=args.exchange_port,
+        wsman_port=args.wsman_port,
+        http_port=args.http_port,
     ) as lab:
         print(lab.describe(), flush=True)
         print("Press Ctrl+C to stop.", flush=True)

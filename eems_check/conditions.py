@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .builds import Branch, Catalogue, Precision, Resolution, ResolvedBuild
+from .builds import Branch, Catalogue, Precision, Resolution, ResolvedBuild, parse_build
+from .errors import BuildParseError
 from .model import BuildSource, CollectionStatus, OrgInfo, ServerRecord, Severity, Verdict
 
 
@@ -320,6 +321,40 @@ def judge_build_precision(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     return Outcome(Verdict.FAIL, {"source": source})
 
 
+def judge_build_sources_agree(ctx: Context, params: Mapping[str, Any]) -> Outcome:
+    """The build the server reports (ExSetup.exe, else AdminDisplayVersion) against the one it publishes over HTTPS."""
+    server = ctx.server
+    published = server.http_version
+    if not published:
+        return _na(
+            "no usable build was read over HTTPS (no --http-check, nothing published, or another server "
+            "answered: see the collection reason)"
+        )
+    if server.exsetup_version and server.build_source is not BuildSource.HTTP:
+        local_text, local_source = server.exsetup_version, "ExSetup.exe"
+    elif server.admin_display_version:
+        local_text, local_source = server.admin_display_version, "AdminDisplayVersion"
+    else:
+        return _na(f"only the HTTPS build ({published}) is known; nothing to compare it with")
+    try:
+        web, local = parse_build(published), parse_build(local_text)
+    except BuildParseError as exc:
+        return _unknown(f"a build cannot be compared: {exc}")
+    exact = web.precision is Precision.SU and local.precision is Precision.SU
+    if (web.version == local.version) if exact else (web.line_key == local.line_key):
+        same = f"the same build ({published})" if exact else f"the same CU ({'.'.join(map(str, web.line_key))})"
+        return Outcome(Verdict.PASS, reason=f"{local_source} and HTTPS show {same}")
+    return Outcome(
+        Verdict.FAIL,
+        {
+            "local_source": local_source,
+            "local_build": local_text,
+            "http_build": published,
+            "compared": "exact build" if exact else "CU",
+        },
+    )
+
+
 def eems_state(ctx: Context) -> str:
     """Health Checker's combined EEMS state, plus what this tool knows beyond it."""
     if ctx.server.is_edge:
@@ -496,6 +531,9 @@ KINDS: dict[str, KindSpec] = {
     ),
     "build_known": KindSpec({}, ("detail",), judge_build_known, build_only=True),
     "build_precision": KindSpec({}, ("source",), judge_build_precision, build_only=True),
+    "build_sources_agree": KindSpec(
+        {}, ("local_source", "local_build", "http_build", "compared"), judge_build_sources_agree
+    ),
     "eems_enabled": KindSpec({}, ("state",), judge_eems_enabled),
     "eems_service": KindSpec({}, ("state",), judge_eems_service),
     "mitigations_blocked": KindSpec({}, ("blocked",), judge_mitigations_blocked),

@@ -176,6 +176,21 @@ HEALTH_CASES = [
         "COLLECTION",
         Verdict.FAIL,
     ),
+    (
+        "HTTPS build equal to ExSetup passes",
+        {"http_version": "15.2.2562.53"},
+        True,
+        "BUILD-SOURCES-AGREE",
+        Verdict.PASS,
+    ),
+    (
+        "HTTPS build other than ExSetup fails",
+        {"http_version": "15.2.2562.49"},
+        True,
+        "BUILD-SOURCES-AGREE",
+        Verdict.FAIL,
+    ),
+    ("no HTTPS build is n/a", {}, True, "BUILD-SOURCES-AGREE", Verdict.NOT_APPLICABLE),
     ("edge server is only informational", {"is_edge": True}, True, "EDGE-SERVER", Verdict.FAIL),
     ("edge server has no EEMS rules", {"is_edge": True}, True, "EEMS-OCS-2023", Verdict.NOT_APPLICABLE),
 ]

@@ -126,6 +126,22 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
     w.add_argument("--max-events", type=int, default=50, metavar="N", help="EEMS events per server (50)")
     w.add_argument("--event-days", type=int, default=30, metavar="DAYS", help="how far back to read events (30)")
     w.add_argument("--max-log-lines", type=int, default=200, metavar="N", help="EEMS log lines per server (200)")
+    h = parser.add_argument_group("build cross-check over HTTPS (opt-in, unauthenticated)")
+    h.add_argument(
+        "--http-check",
+        action="store_true",
+        help="also read the build each server publishes over HTTPS (X-OWA-Version of /owa/, the ECP export-tool "
+        "manifest), by server FQDN, without credentials; used as the build when WinRM fails",
+    )
+    h.add_argument("--http-check-port", type=int, default=443, metavar="PORT", help="HTTPS port of OWA/ECP (443)")
+    h.add_argument(
+        "--http-check-timeout", type=float, default=5.0, metavar="S", help="timeout per HTTPS request (5)"
+    )
+    h.add_argument(
+        "--http-check-no-manifest",
+        action="store_true",
+        help="do not request the ECP export-tool manifest (some IDS/WAF rules flag that path as reconnaissance)",
+    )
 
 
 def _password(args: argparse.Namespace, environ: Mapping[str, str], stdin: TextIO) -> str | None:
@@ -172,6 +188,10 @@ def options_from_args(args: argparse.Namespace, environ: Mapping[str, str], stdi
         run_get_mitigations=args.get_mitigations,
         bounds=Bounds(max_events=args.max_events, event_days=args.event_days, max_log_lines=args.max_log_lines),
         address_map=dict(args.resolve),
+        http_check=args.http_check,
+        http_check_port=args.http_check_port,
+        http_check_timeout=args.http_check_timeout,
+        http_check_manifest=not args.http_check_no_manifest,
     )
 
 

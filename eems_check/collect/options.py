@@ -23,6 +23,8 @@ class LabLike(Protocol):
     https: bool
     exchange_port: int
     wsman_port: int
+    http_port: int
+    web_https: bool
 
     @property
     def credentials(self) -> tuple[str, str]: ...
@@ -55,6 +57,11 @@ class ScanOptions:
     run_get_mitigations: bool = False
     bounds: Bounds = field(default_factory=Bounds)
     address_map: Mapping[str, str] = field(default_factory=dict)
+    http_check: bool = False
+    http_check_port: int = 443
+    http_check_timeout: float = 5.0
+    http_check_manifest: bool = True
+    http_check_tls: bool = True  # plain HTTP only for a lab without TLS; no flag sets it
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_METHODS:
@@ -69,11 +76,11 @@ class ScanOptions:
             raise InputError("name a server to ask for the organisation: --discovery-server or --server")
         if self.parallel < 1:
             raise InputError("--parallel must be at least 1")
-        if min(self.connect_timeout, self.operation_timeout, self.server_timeout) <= 0:
+        if min(self.connect_timeout, self.operation_timeout, self.server_timeout, self.http_check_timeout) <= 0:
             raise InputError("timeouts must be positive")
         if min(self.bounds.max_events, self.bounds.event_days, self.bounds.max_log_lines) < 0:
             raise InputError("--max-events, --event-days and --max-log-lines cannot be negative")
-        for port in (self.exchange_port, self.wsman_port):
+        for port in (self.exchange_port, self.wsman_port, self.http_check_port):
             if port is not None and not 0 < port < 65536:
                 raise InputError(f"not a TCP port: {port}")
         object.__setattr__(self, "address_map", {k.lower(): v for k, v in self.address_map.items()})
@@ -95,6 +102,9 @@ class ScanOptions:
             "connect_timeout": 2.0,
             "operation_timeout": 5,
             "server_timeout": 20.0,
+            "http_check_port": lab.http_port,
+            "http_check_tls": lab.web_https,
+            "http_check_timeout": 2.0,
         }
         values.update(overrides)
         return cls(**values)

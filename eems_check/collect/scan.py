@@ -6,6 +6,9 @@ time, each under a wall-clock limit that holds even when the remoting library ha
 record with a status and a reason; every selected server is in the inventory (Edge servers as `not_scanned`).
 Only a failed discovery raises: `DiscoveryAuthError` when the credentials are refused, `DiscoveryError` otherwise.
 
+With `http_check` on, every scanned server is then asked, by FQDN and without credentials, which build it publishes
+over HTTPS (`httpcheck`); the answer fills `http_version`, and stands in for the build where WinRM failed.
+
 What it must not do: print, prompt, or evaluate; progress goes to the optional callback (done, failed, total).
 """
 
@@ -24,6 +27,7 @@ from .. import __version__
 from ..errors import InputError, RunError
 from ..model import CollectionStatus, Inventory, OrgInfo, ServerRecord
 from .collector import CollectorReading, collector_parameters, collector_script
+from .httpcheck import check_servers, merge_http_check, targets_for, tls_context
 from .options import ScanOptions
 from .plain import PSBag, text
 from .records import collection_outcome, exchange_facts, server_record
@@ -105,15 +109,32 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
     run_bounded(
         tasks, parallel=options.parallel, limit=options.server_timeout, on_outcome=outcome, name="eems-check-server"
     )
+    servers = tuple(r for r in records if r is not None)
+    if options.http_check:
+        servers = _http_check(options, servers)
     return Inventory(
         org=OrgInfo(name=org.name, mitigations_enabled=org.mitigations_enabled, discovery_server=options.discovery),
-        servers=tuple(r for r in records if r is not None),
+        servers=servers,
         collected_at=started,
         collector_name="eems-check",
         collector_version=__version__,
         collector_host=socket.gethostname(),
         source=f"scan via {options.discovery}",
     )
+
+
+def _http_check(options: ScanOptions, servers: tuple[ServerRecord, ...]) -> tuple[ServerRecord, ...]:
+    """The records with what each server publishes over HTTPS merged in (see `httpcheck.merge_http_check`)."""
+    targets = targets_for(servers, options.http_check_port, options.http_check_tls, options.address_map)
+    context = tls_context(verify=options.verify_tls, ca_bundle=options.ca_bundle) if options.http_check_tls else None
+    results = check_servers(
+        targets,
+        context,
+        parallel=options.parallel,
+        timeout=options.http_check_timeout,
+        manifest=options.http_check_manifest,
+    )
+    return tuple(merge_http_check(s, results.get(s.name)) for s in servers)
 
 
 def _discover(options: ScanOptions) -> _Org:

@@ -5,8 +5,12 @@ What it does:
   0700 private directory, shared by every running lab in the process, removed with the last one;
 * runs the per-connection Negotiate/NTLM acceptor (SPNEGO-wrapped and raw NTLM tokens) and checks
   Basic credentials;
+* when a lab is given a keytab (``KeytabStore``: ``KRB5_KTNAME``, process-wide like the NTLM file), also
+  accepts Kerberos: raw or SPNEGO-wrapped tickets under ``Negotiate`` and raw ones under the ``Kerberos``
+  scheme, through GSSAPI (python-gssapi + MIT krb5);
 * seals and unseals SOAP bodies in the ``multipart/encrypted`` wire format WinRM uses
-  (``application/HTTP-SPNEGO-session-encrypted``).
+  (``application/HTTP-SPNEGO-session-encrypted``, or ``application/HTTP-Kerberos-session-encrypted`` on a
+  connection authenticated with the ``Kerberos`` scheme).
 
 What it must not do: hold any per-connection state globally (a context belongs to one TCP connection),
 log passwords, or speak HTTP itself (the server module writes the responses).
@@ -32,17 +36,22 @@ from spnego.exceptions import SpnegoError
 from eems_check.lab.orgfile import Account
 
 __all__ = [
+    "KERBEROS_PROTOCOL",
     "SPNEGO_PROTOCOL",
     "AuthOutcome",
     "ConnectionAuth",
+    "KeytabStore",
     "NtlmUserStore",
     "SealError",
     "check_basic",
     "seal",
+    "sealed_protocol",
     "unseal",
 ]
 
 SPNEGO_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+KERBEROS_PROTOCOL = "application/HTTP-Kerberos-session-encrypted"
+_PROTOCOLS = (SPNEGO_PROTOCOL, KERBEROS_PROTOCOL)
 _BOUNDARY = b"Encrypted Boundary"
 _OCTET_HEADER = b"\tContent-Type: application/octet-stream\r\n"
 
@@ -120,6 +129,47 @@ class NtlmUserStore:
         os.environ["NTLM_USER_FILE"] = path
 
 
+class KeytabStore:
+    """Process-wide ``KRB5_KTNAME`` for the Kerberos acceptor (GSSAPI reads its default keytab only from there).
+
+    Labs that run at the same time must share one keytab: ``register`` refuses a second, different one
+    (``ValueError``). The previous value of KRB5_KTNAME is restored when the last lab unregisters.
+    """
+
+    _lock = threading.Lock()
+    _users = 0
+    _path: str | None = None
+    _saved_env: str | None = None
+
+    @classmethod
+    def register(cls, keytab: str | os.PathLike[str]) -> None:
+        path = os.path.abspath(os.fspath(keytab))
+        if not os.path.isfile(path):
+            raise ValueError(f"Kerberos keytab {path} does not exist")
+        with cls._lock:
+            if cls._users and cls._path != path:
+                raise ValueError(f"another running lab accepts Kerberos with {cls._path}; labs share one keytab")
+            if not cls._users:
+                cls._saved_env = os.environ.get("KRB5_KTNAME")
+                cls._path = path
+                os.environ["KRB5_KTNAME"] = f"FILE:{path}"
+            cls._users += 1
+
+    @classmethod
+    def unregister(cls) -> None:
+        with cls._lock:
+            if not cls._users:
+                return
+            cls._users -= 1
+            if cls._users:
+                return
+            if cls._saved_env is None:
+                os.environ.pop("KRB5_KTNAME", None)
+            else:
+                os.environ["KRB5_KTNAME"] = cls._saved_env
+            cls._path = None
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Per-connection authentication
 # ---------------------------------------------------------------------------------------------------------
@@ -134,7 +184,7 @@ class AuthOutcome:
     """
 
     status: str
-    scheme: str = ""  # Negotiate | NTLM | Basic
+    scheme: str = ""  # Negotiate | NTLM | Kerberos | Basic
     token: bytes | None = None  # token for WWW-Authenticate (continue, or the final one on ok)
     user: str = ""
 
@@ -142,13 +192,33 @@ class AuthOutcome:
 class ConnectionAuth:
     """Authentication state of one TCP connection (Negotiate/NTLM contexts are per connection)."""
 
-    def __init__(self, accounts: tuple[Account, ...], dns_domain: str, *, basic_allowed: bool) -> None:
+    def __init__(
+        self,
+        accounts: tuple[Account, ...],
+        dns_domain: str,
+        *,
+        basic_allowed: bool,
+        kerberos: bool = False,
+        negotiate: bool = True,
+    ) -> None:
         self._accounts = accounts
         self._dns_domain = dns_domain
         self._basic_allowed = basic_allowed
+        self._kerberos = kerberos  # also offer the plain ``Kerberos`` scheme (needs a registered keytab)
+        self._negotiate = negotiate  # offer ``Negotiate`` (and accept raw ``NTLM``)
         self.context: spnego.ContextProxy | None = None
         self.sealing_context: spnego.ContextProxy | None = None
+        self.scheme = ""  # the scheme of the completed handshake
         self.user = ""
+
+    def challenges(self) -> list[str]:
+        """The ``WWW-Authenticate`` values of an initial 401, one header each."""
+        offered = ["Negotiate"] if self._negotiate else []
+        if self._kerberos:
+            offered.append("Kerberos")
+        if self._basic_allowed:
+            offered.append('Basic realm="WSMAN"')
+        return offered
 
     @property
     def negotiated(self) -> bool:
@@ -159,11 +229,11 @@ class ConnectionAuth:
         """Process one request's Authorization header (None when absent)."""
         if not authorization:
             if self.negotiated:
-                return AuthOutcome("ok", "Negotiate", user=self.user)
+                return AuthOutcome("ok", self.scheme or "Negotiate", user=self.user)
             return AuthOutcome("challenge")
         scheme, _, data = authorization.strip().partition(" ")
         lscheme = scheme.lower()
-        if lscheme in ("negotiate", "ntlm"):
+        if (lscheme in ("negotiate", "ntlm") and self._negotiate) or (lscheme == "kerberos" and self._kerberos):
             return self._step(scheme, data.strip())
         if lscheme == "basic":
             if not self._basic_allowed:
@@ -182,17 +252,24 @@ class ConnectionAuth:
         if not token:
             return AuthOutcome("fail", scheme)
         if self.context is None or self.context.complete:
-            # A new handshake on this connection replaces any earlier one.
+            # A new handshake on this connection replaces any earlier one. ``Negotiate`` takes SPNEGO, raw NTLM
+            # and raw Kerberos tokens (pyspnego picks the mech); ``Kerberos`` takes raw Kerberos tokens only.
             self.sealing_context = None
-            self.context = spnego.server(hostname="unspecified", service="host", protocol="negotiate")
+            protocol = "kerberos" if scheme.lower() == "kerberos" else "negotiate"
+            try:
+                self.context = spnego.server(hostname="unspecified", service="host", protocol=protocol)
+            except (SpnegoError, ImportError, ValueError):
+                return AuthOutcome("fail", scheme)
         try:
             out = self.context.step(token)
-        except SpnegoError:
+        except (SpnegoError, ValueError):
+            # a bad ticket, a service key missing from the keytab, or a token pyspnego cannot parse
             self.context = None
             return AuthOutcome("fail", scheme)
         if not self.context.complete:
             return AuthOutcome("continue", scheme, token=out)
         self.sealing_context = self.context
+        self.scheme = scheme
         try:
             self.user = self.context.client_principal or ""
         except (SpnegoError, NotImplementedError, AttributeError):
@@ -239,12 +316,17 @@ def is_sealed(content_type: str) -> bool:
     return ct.startswith("multipart/encrypted") or ct.startswith("multipart/x-multi-encrypted")
 
 
+def sealed_protocol(content_type: str) -> str:
+    """The session-encryption protocol a sealed request names (SPNEGO unless it names the Kerberos one)."""
+    return KERBEROS_PROTOCOL if KERBEROS_PROTOCOL.lower() in content_type.lower() else SPNEGO_PROTOCOL
+
+
 def unseal(context: spnego.ContextProxy, content_type: str, body: bytes) -> bytes:
     """Decrypt a ``multipart/encrypted`` request body sealed with ``context``."""
     if not content_type.lower().startswith("multipart/encrypted"):
         raise SealError(f"unsupported sealed content type {content_type!r}")
-    if SPNEGO_PROTOCOL.lower() not in content_type.lower():
-        raise SealError("sealed body does not use the SPNEGO session-encrypted protocol")
+    if not any(p.lower() in content_type.lower() for p in _PROTOCOLS):
+        raise SealError("sealed body uses neither the SPNEGO nor the Kerberos session-encrypted protocol")
     first = re.match(rb"--\s*" + re.escape(_BOUNDARY) + rb"\r\n", body)
     if not first:
         raise SealError("sealed body does not start with the boundary")
@@ -278,13 +360,15 @@ def unseal(context: spnego.ContextProxy, content_type: str, body: bytes) -> byte
     return plain
 
 
-def seal(context: spnego.ContextProxy, plaintext: bytes) -> tuple[str, bytes]:
-    """Encrypt a reply body; returns (Content-Type, body)."""
+def seal(context: spnego.ContextProxy, plaintext: bytes, protocol: str = SPNEGO_PROTOCOL) -> tuple[str, bytes]:
+    """Encrypt a reply body with the protocol the request used; returns (Content-Type, body)."""
+    if protocol not in _PROTOCOLS:
+        raise SealError(f"unsupported session-encryption protocol {protocol!r}")
     result = context.wrap_winrm(plaintext)
     length = len(plaintext) + result.padding_length
     parts = [
         b"--" + _BOUNDARY + b"\r\n",
-        b"\tContent-Type: " + SPNEGO_PROTOCOL.encode() + b"\r\n",
+        b"\tContent-Type: " + protocol.encode() + b"\r\n",
         b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=" + str(length).encode() + b"\r\n",
         b"--" + _BOUNDARY + b"\r\n",
         _OCTET_HEADER,
@@ -293,5 +377,5 @@ def seal(context: spnego.ContextProxy, plaintext: bytes) -> tuple[str, bytes]:
         result.data,
         b"--" + _BOUNDARY + b"--\r\n",
     ]
-    content_type = f'multipart/encrypted;protocol="{SPNEGO_PROTOCOL}";boundary="Encrypted Boundary"'
+    content_type = f'multipart/encrypted;protocol="{protocol}";boundary="Encrypted Boundary"'
     return content_type, b"".join(parts)

@@ -27,6 +27,7 @@ __all__ = [
     "EventSpec",
     "FaultSpec",
     "GetMitigationsSpec",
+    "HttpSpec",
     "LabOrgError",
     "LabOrgSpec",
     "LogLine",
@@ -65,6 +66,7 @@ FAULT_KINDS = (
     "hang",
     "garbage",
     "oversized",
+    "http_refuse",
 )
 ENDPOINTS = ("wsman", "exchange", "both")
 # Faults that only concern the collector script, i.e. the /wsman endpoint.
@@ -176,6 +178,17 @@ class EemsSpec:
 
 
 @dataclass(frozen=True)
+class HttpSpec:
+    """What the server's HTTPS responder (OWA/ECP) publishes about its build."""
+
+    owa_header: bool = True  # False: a proxy in front strips X-OWA-Version
+    header_case: str = "X-OWA-Version"  # the header name as sent
+    manifest: bool = True  # False: /ecp is blocked or the export-tool manifest is absent (404)
+    build: str | None = None  # published build when it differs from the server's (3 or 4 parts); None = build
+    fe_server: str | None = None  # X-FEServer; None = the server's own name
+
+
+@dataclass(frozen=True)
 class FaultSpec:
     """One injected fault. Unused fields keep their defaults."""
 
@@ -214,6 +227,7 @@ class ServerSpec:
     ocs: OcsSpec
     faults: tuple[FaultSpec, ...] = field(default_factory=tuple)
     line: int = 0
+    http: HttpSpec = field(default_factory=HttpSpec)
 
     @property
     def is_edge(self) -> bool:
@@ -549,6 +563,7 @@ _SERVER_KEYS = (
     "delegation",
     "ocs",
     "faults",
+    "http",
 )
 
 
@@ -631,6 +646,7 @@ def _parse_server(ck: _Checker, m: _LDict, domain: str) -> ServerSpec:
     delegation = ck.get(m, "delegation", bool, what, default=True)
     ocs = _parse_ocs(ck, m, what)
     faults = _parse_faults(ck, m, what)
+    http = _parse_http(ck, m, what)
     return ServerSpec(
         name=name,
         fqdn=fqdn,
@@ -650,6 +666,7 @@ def _parse_server(ck: _Checker, m: _LDict, domain: str) -> ServerSpec:
         ocs=ocs,
         faults=faults,
         line=m.line,
+        http=http,
     )
 
 
@@ -795,6 +812,35 @@ def _parse_ocs(ck: _Checker, m: _LDict, what: str) -> OcsSpec:
     return OcsSpec(reachable, code, error)
 
 
+_HTTP_BUILD_RE = re.compile(r"^\d{1,2}\.\d{1,2}\.\d{1,5}(?:\.\d{1,5})?$")
+_HTTP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _parse_http(ck: _Checker, m: _LDict, what: str) -> HttpSpec:
+    raw = m.get("http")
+    if raw is None:
+        return HttpSpec()
+    h = ck.mapping(raw, ck.line_of(m, "http"), f"{what}: http")
+    ck.keys(h, ("owa_header", "header_case", "manifest", "build", "fe_server"), "http")
+    where = f"{what}: http"
+    case = ck.get(h, "header_case", str, where, default="X-OWA-Version")
+    if case.lower() != "x-owa-version":
+        raise ck.fail(ck.line_of(h, "header_case"), f"{where}.header_case {case!r} must spell X-OWA-Version")
+    build = ck.get(h, "build", str, where)
+    if build is not None and not _HTTP_BUILD_RE.match(build.strip()):
+        raise ck.fail(ck.line_of(h, "build"), f"{where}.build {build!r} is not a build like 15.2.1118.26 (quote it)")
+    fe_server = ck.get(h, "fe_server", (str, int), where)
+    if fe_server is not None and not _HTTP_NAME_RE.match(str(fe_server)):
+        raise ck.fail(ck.line_of(h, "fe_server"), f"{where}.fe_server {fe_server!r} must be a server name")
+    return HttpSpec(
+        owa_header=ck.get(h, "owa_header", bool, where, default=True),
+        header_case=case,
+        manifest=ck.get(h, "manifest", bool, where, default=True),
+        build=build.strip() if build is not None else None,
+        fe_server=str(fe_server) if fe_server is not None else None,
+    )
+
+
 _FAULT_PARAMS: dict[str, tuple[str, ...]] = {
     "refuse": ("endpoint",),
     "http_401": ("endpoint",),
@@ -804,6 +850,7 @@ _FAULT_PARAMS: dict[str, tuple[str, ...]] = {
     "hang": ("endpoint", "scope"),
     "garbage": (),
     "oversized": ("mb",),
+    "http_refuse": (),
 }
 
 

@@ -5,7 +5,8 @@ one Exchange port (``/PowerShell``, configuration ``Microsoft.Exchange``) and on
 (``/wsman``, ``Microsoft.PowerShell``); authenticates each connection (Negotiate/NTLM with sealing over
 HTTP, Basic only over HTTPS unless unencrypted traffic is allowed); injects the org file's faults
 (refuse, http_401, http_500, wsman_fault, delay, hang); hands SOAP to ``wsman.ShellRegistry``; and stops
-promptly even when clients or faults hang.
+promptly even when clients or faults hang. A third port (``http_port``, ``web.WebResponder``) answers the
+unauthenticated OWA/ECP requests of the HTTPS build cross-check.
 
 What it must not do: listen on anything but 127.0.0.0/8, share NTLM state between connections, or leave
 threads, sockets or NTLM account files behind after ``stop()``.
@@ -18,6 +19,7 @@ import contextlib
 import http.server
 import ipaddress
 import logging
+import os
 import socket
 import socketserver
 import ssl
@@ -28,6 +30,7 @@ from typing import Any
 
 from eems_check.lab import auth, cmdlets, psrp, wsman
 from eems_check.lab.orgfile import LabOrgSpec, ServerSpec, format_build
+from eems_check.lab.web import WebRequest, WebResponder
 
 __all__ = ["LabOrg"]
 
@@ -78,6 +81,12 @@ class _Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
         super().__init__((address, port), _Handler)
         self.registry: wsman.ShellRegistry | None = None
 
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the address back to a name (getfqdn): seconds on some resolvers.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -122,7 +131,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         super().setup()
         basic_ok = lab.spec.allow_basic and (self.tls or lab.allow_unencrypted)
         self.basic_offered = basic_ok
-        self.conn_auth = auth.ConnectionAuth(lab.spec.accounts, lab.spec.domain, basic_allowed=basic_ok)
+        self.conn_auth = auth.ConnectionAuth(
+            lab.spec.accounts,
+            lab.spec.domain,
+            basic_allowed=basic_ok,
+            kerberos=lab.kerberos_keytab is not None,
+            negotiate=not lab.kerberos_only,
+        )
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):
@@ -164,9 +179,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if token:
             headers.append(("WWW-Authenticate", f"{scheme} {base64.b64encode(token).decode()}"))
         else:
-            headers.append(("WWW-Authenticate", "Negotiate"))
-            if self.basic_offered:
-                headers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
+            headers.extend(("WWW-Authenticate", value) for value in self.conn_auth.challenges())
         self._send(401, b"", headers, close=close)
 
     def _hang(self) -> None:
@@ -224,7 +237,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
         content_type = self.headers.get("Content-Type", "")
         sealed = auth.is_sealed(content_type)
-        context = self.conn_auth.sealing_context if outcome.scheme.lower() in ("negotiate", "ntlm") else None
+        context = (
+            self.conn_auth.sealing_context if outcome.scheme.lower() in ("negotiate", "ntlm", "kerberos") else None
+        )
         if sealed:
             if context is None:
                 self._send(400, b"", extra, close=True)
@@ -260,7 +275,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 req.message_id if req else None, spec.fqdn
             )
         if sealed and context is not None:
-            ctype, payload = auth.seal(context, payload)
+            ctype, payload = auth.seal(context, payload, auth.sealed_protocol(content_type))
         else:
             ctype = _SOAP_TYPE
         self._send(status, payload, [*extra, ("Content-Type", ctype)])
@@ -292,7 +307,8 @@ class LabOrg:
     """A running simulated Exchange organisation (context manager).
 
     ``start()`` binds every non-refused server on its loopback address; ``stop()`` closes listeners,
-    connections and shells, wakes hung requests and removes the NTLM account file.
+    connections and shells, wakes hung requests and removes the NTLM account file. The OWA/ECP port uses
+    ``web_ssl_context`` (default: ``ssl_context``; plain HTTP when both are None).
     """
 
     def __init__(
@@ -304,10 +320,23 @@ class LabOrg:
         exchange_port: int = 0,
         wsman_port: int = 0,
         allow_unencrypted: bool | None = None,
+        http_port: int = 0,
+        web_ssl_context: ssl.SSLContext | None = None,
+        kerberos_keytab: str | os.PathLike[str] | None = None,
+        kerberos_only: bool = False,
     ) -> None:
+        # Kerberos: a keytab with the servers' service keys (HTTP/<fqdn>, host/<fqdn>, WSMAN/<fqdn>) makes every
+        # endpoint accept Kerberos as well (KRB5_KTNAME while running); ``kerberos_only`` offers the plain
+        # ``Kerberos`` scheme alone, so clients seal with application/HTTP-Kerberos-session-encrypted.
+        if kerberos_only and kerberos_keytab is None:
+            raise ValueError("kerberos_only needs kerberos_keytab")
+        self.kerberos_keytab = None if kerberos_keytab is None else os.fspath(kerberos_keytab)
+        self.kerberos_only = kerberos_only
         self.spec = spec
         self.ssl_context = ssl_context
         self.https = ssl_context is not None
+        self.web_ssl_context = web_ssl_context or ssl_context
+        self.web_https = self.web_ssl_context is not None
         self.allow_unencrypted = spec.allow_unencrypted if allow_unencrypted is None else allow_unencrypted
         base = _loopback(base_address)
         self._addresses: dict[str, str] = {}
@@ -317,6 +346,9 @@ class LabOrg:
         self._requested_ports = (exchange_port, wsman_port)
         self.exchange_port = exchange_port
         self.wsman_port = wsman_port
+        self._requested_http_port = http_port
+        self.http_port = http_port
+        self._web: WebResponder | None = None
         self.stopping = threading.Event()
         self._listeners: list[_Listener] = []
         self._threads: list[threading.Thread] = []
@@ -344,13 +376,24 @@ class LabOrg:
         if self._started:
             return
         self.stopping.clear()
+        if self.kerberos_keytab is not None:
+            auth.KeytabStore.register(self.kerberos_keytab)
         self._ntlm_handle = auth.NtlmUserStore.register(self.spec.accounts, self.spec.domain)
         try:
             self._bind()
+            self._bind_web()
         except BaseException:
+            for listener in self._listeners:
+                listener.server_close()
+            self._listeners.clear()
+            self._registries.clear()
             auth.NtlmUserStore.unregister(self._ntlm_handle)
             self._ntlm_handle = None
+            if self.kerberos_keytab is not None:
+                auth.KeytabStore.unregister()
             raise
+        assert self._web is not None
+        self._web.start()
         for listener in self._listeners:
             thread = threading.Thread(
                 target=listener.serve_forever,
@@ -367,6 +410,8 @@ class LabOrg:
         if not self._started:
             return
         self.stopping.set()
+        if self._web is not None:
+            self._web.stop()
         for registry in self._registries:
             registry.wake_all()
         # shut the accept loops down in parallel (each waits for its poll interval)
@@ -390,11 +435,17 @@ class LabOrg:
         if self._ntlm_handle is not None:
             auth.NtlmUserStore.unregister(self._ntlm_handle)
             self._ntlm_handle = None
+        if self.kerberos_keytab is not None:
+            auth.KeytabStore.unregister()
         self._started = False
 
     def address_map(self) -> dict[str, str]:
         """FQDN (lower-case) -> loopback IP for every server, refused ones included."""
         return dict(self._addresses)
+
+    def web_requests(self) -> list[WebRequest]:
+        """Every request the OWA/ECP ports saw since ``start()`` (server FQDN, method, path), oldest first."""
+        return self._web.requests() if self._web is not None else []
 
     def open_shells(self) -> int:
         """Shells (runspace pools) currently open on all servers and endpoints."""
@@ -414,12 +465,16 @@ class LabOrg:
     def describe(self) -> str:
         """Human-readable listing of servers, addresses, ports, faults and the account."""
         scheme = "https" if self.https else "http"
+        only = " (Kerberos scheme only)" if self.kerberos_only else ""
         lines = [
             f"Lab organisation {self.spec.name!r} ({self.spec.domain}) from {self.spec.path}",
             f"  Exchange endpoint: {scheme}://<fqdn>:{self.exchange_port}/PowerShell   (Microsoft.Exchange)",
             f"  WS-Man endpoint:   {scheme}://<fqdn>:{self.wsman_port}/wsman        (Microsoft.PowerShell)",
+            f"  OWA/ECP endpoint:  {'https' if self.web_https else 'http'}://<fqdn>:{self.http_port}/owa/   "
+            "(unauthenticated build cross-check)",
             f"  Discovery server:  {self.discovery_fqdn}",
             f"  Account:           {self.credentials[0]} / {self.credentials[1]}",
+            *([f"  Kerberos:          keytab {self.kerberos_keytab}{only}"] if self.kerberos_keytab else []),
             "  Servers:",
         ]
         for server in self.spec.servers:
@@ -481,6 +536,24 @@ class LabOrg:
             self._make_registries()
             return
         raise OSError(f"could not bind the lab's ports: {last_error}")
+
+    def _bind_web(self) -> None:
+        servers = [(s, self._addresses[s.fqdn.lower()]) for s in self.spec.servers]
+        taken = {self.exchange_port, self.wsman_port}
+        last_error: OSError | None = None
+        for _attempt in range(25):
+            web = WebResponder(servers, self.web_ssl_context, self.spec.server)
+            try:
+                web.bind(self._requested_http_port, taken)
+            except OSError as exc:
+                last_error = exc
+                if self._requested_http_port:
+                    raise
+                continue
+            self._web = web
+            self.http_port = web.port or self._free_port(exclude=taken)
+            return
+        raise OSError(f"could not bind the lab's OWA/ECP port: {last_error}")
 
     def _free_port(self, exclude: set[int]) -> int:
         base = next(iter(self._addresses.values()))
