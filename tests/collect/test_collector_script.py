@@ -74,3 +74,16 @@ def test_script_compresses_json_at_depth_6() -> None:
 def test_switches_and_proxy_are_passed_only_when_needed(probe: bool, mitigations: bool, proxy: str | None,
                                                         expected: dict[str, object]) -> None:
     assert collector_parameters(Bounds(), probe_ocs=probe, run_get_mitigations=mitigations, proxy=proxy) == expected
+
+
+def test_the_script_sent_is_the_shipped_file_without_comments_blank_lines_or_indentation() -> None:
+    from importlib import resources
+
+    shipped = (resources.files("eems_check.collect") / "collector.ps1").read_text(encoding="utf-8")
+    tree = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language())).parse(shipped.encode("utf-8"))
+    assert not any(n.type == "ERROR" or n.is_missing for n in _walk(tree.root_node))
+    help_end = shipped.index("#>")
+    code = [line.strip() for line in shipped[help_end + 2:].splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+    assert collector_script().splitlines()[1:] == code
+    assert len(collector_script()) < 0.75 * len(shipped)
