@@ -11,8 +11,6 @@ What it must not do: talk to servers, or build the typed record (`records` does,
 
 from __future__ import annotations
 
-import functools
-
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -64,7 +62,7 @@ class CollectorReading:
 
 
 @cache
-@functools.cache
+@cache
 def collector_script() -> str:
     """The collector script as sent to each server: read once per process, with its help block, comment lines,
     blank lines and indentation left out. What runs is the same code; the wire (sealed, serialised, base64'd for
