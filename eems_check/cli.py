@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exchange-port", type=int, default=0, help="port of /PowerShell (default: a free one)")
     p.add_argument("--wsman-port", type=int, default=0, help="port of /wsman (default: a free one)")
     p.add_argument("--http-port", type=int, default=0, help="port of /owa/ and /ecp/ (default: a free one)")
+    p.add_argument("--kerberos-keytab", type=Path, metavar="FILE", help="also accept Kerberos with this keytab")
+    p.add_argument("--kerberos-only", action="store_true", help="offer Kerberos only (like Exchange's /PowerShell)")
     _add_common(p)
 
     p = sub.add_parser("build", help="explain Exchange build numbers in any spelling")
@@ -371,6 +373,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
         exchange_port=args.exchange_port,
         wsman_port=args.wsman_port,
         http_port=args.http_port,
+        kerberos_keytab=args.kerberos_keytab,
+        kerberos_only=args.kerberos_only,
     ) as lab:
         print(lab.describe(), flush=True)
         print("Press Ctrl+C to stop.", flush=True)

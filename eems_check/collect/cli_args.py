@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from ..errors import InputError
 from .collector import Bounds
 from .options import ScanOptions
-from .remoting import AUTH_METHODS
+from .remoting import AUTH_METHODS, DEFAULT_SPN_SERVICE, SPN_SERVICES
 
 PASSWORD_ENV = "EEMS_CHECK_PASSWORD"
 
@@ -80,6 +80,18 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
     )
     a.add_argument("--username", metavar="USER", help="user@DOMAIN or DOMAIN\\user (default: current Kerberos ticket)")
     a.add_argument("--password", nargs="?", action=_NoPasswordFlag, help=argparse.SUPPRESS)
+    a.add_argument(
+        "--spn-service",
+        choices=SPN_SERVICES,
+        help=f"Kerberos SPN service class to ask a ticket for (default {DEFAULT_SPN_SERVICE}, pypsrp's; "
+        "HTTP for an Alternate Service Account)",
+    )
+    a.add_argument(
+        "--spn-hostname",
+        metavar="NAME",
+        help="Kerberos SPN host for the Exchange /PowerShell endpoint when it differs from --discovery-server, "
+        "e.g. a load-balanced namespace held by an Alternate Service Account (default: the server FQDN)",
+    )
     a.add_argument(
         "--password-env",
         default=PASSWORD_ENV,
@@ -158,7 +170,10 @@ def _password(args: argparse.Namespace, environ: Mapping[str, str], stdin: TextI
         raise InputError(f"the keyring has no password for {args.username!r} under {service!r}")
     if args.username:
         if not stdin.isatty():
-            raise InputError(f"no password for {args.username}: set {variable} or run in a terminal to be asked")
+            ticket = " (or leave out --username to use your Kerberos ticket)" if args.auth == "kerberos" else ""
+            raise InputError(
+                f"no password for {args.username}: set {variable} or run in a terminal to be asked{ticket}"
+            )
         return getpass.getpass(f"Password for {args.username}: ")
     return None
 
@@ -192,6 +207,8 @@ def options_from_args(args: argparse.Namespace, environ: Mapping[str, str], stdi
         http_check_port=args.http_check_port,
         http_check_timeout=args.http_check_timeout,
         http_check_manifest=not args.http_check_no_manifest,
+        spn_service=args.spn_service,
+        spn_hostname=args.spn_hostname,
     )
 
 

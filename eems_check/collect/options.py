@@ -7,13 +7,14 @@ kept out of `repr` and therefore out of logs and tracebacks that print the optio
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import InputError
 from .collector import Bounds
-from .remoting import AUTH_METHODS, Credentials, Target
+from .remoting import AUTH_METHODS, SPN_SERVICES, Credentials, Target
 
 
 class LabLike(Protocol):
@@ -62,8 +63,11 @@ class ScanOptions:
     http_check_timeout: float = 5.0
     http_check_manifest: bool = True
     http_check_tls: bool = True  # plain HTTP only for a lab without TLS; no flag sets it
+    spn_service: str | None = None  # Kerberos SPN service class (host, HTTP, WSMAN); None = pypsrp's default
+    spn_hostname: str | None = None  # SPN host for the Exchange endpoint (load-balanced name with an ASA)
 
     def __post_init__(self) -> None:
+        self._check_spn()
         if self.auth not in AUTH_METHODS:
             raise InputError(f"--auth must be one of {', '.join(AUTH_METHODS)}, not {self.auth!r}")
         if self.auth == "basic" and not (self.exchange_https and self.wsman_https):
@@ -84,6 +88,22 @@ class ScanOptions:
             if port is not None and not 0 < port < 65536:
                 raise InputError(f"not a TCP port: {port}")
         object.__setattr__(self, "address_map", {k.lower(): v for k, v in self.address_map.items()})
+
+    def _check_spn(self) -> None:
+        if (self.spn_service or self.spn_hostname) and self.auth not in ("kerberos", "negotiate"):
+            raise InputError("--spn-service and --spn-hostname apply to --auth kerberos or negotiate only")
+        if self.spn_service is not None and self.spn_service not in SPN_SERVICES:
+            raise InputError(f"--spn-service must be one of {', '.join(SPN_SERVICES)}, not {self.spn_service!r}")
+        if self.spn_hostname is not None:
+            name = self.spn_hostname.strip()
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                pass
+            else:
+                raise InputError(f"--spn-hostname needs a DNS name, not the IP address {name} (SPNs name hosts)")
+            if not name or "/" in name or "@" in name or " " in name:
+                raise InputError(f"--spn-hostname takes a host name such as mail.contoso.com, not {name!r}")
 
     @classmethod
     def for_lab(cls, lab: LabLike, **overrides: Any) -> ScanOptions:
@@ -127,6 +147,8 @@ class ScanOptions:
             connect_timeout=self.connect_timeout,
             operation_timeout=self.operation_timeout,
             delegate=delegate and self.auth in ("kerberos", "negotiate"),
+            spn_service=self.spn_service,
+            spn_hostname=self.spn_hostname,  # used by the Exchange session only
         )
 
     def exchange_target(self, fqdn: str) -> Target:

@@ -262,8 +262,9 @@ class ConnectionAuth:
                 return AuthOutcome("fail", scheme)
         try:
             out = self.context.step(token)
-        except (SpnegoError, ValueError):
-            # a bad ticket, a service key missing from the keytab, or a token pyspnego cannot parse
+        except Exception:  # any acceptor failure is a refused sign-in, not a dropped connection
+            # a bad ticket, a token pyspnego cannot parse, or a service key missing from the keytab (GSSAPI then
+            # leaves the context unstarted and pyspnego raises AttributeError reading its flags)
             self.context = None
             return AuthOutcome("fail", scheme)
         if not self.context.complete:

@@ -3,10 +3,10 @@
 What it does: for every simulated server, listens on its own loopback address (127.0.10.1, .2, …) with
 one Exchange port (``/PowerShell``, configuration ``Microsoft.Exchange``) and one WS-Man port
 (``/wsman``, ``Microsoft.PowerShell``); authenticates each connection (Negotiate/NTLM with sealing over
-HTTP, Basic only over HTTPS unless unencrypted traffic is allowed); injects the org file's faults
-(refuse, http_401, http_500, wsman_fault, delay, hang); hands SOAP to ``wsman.ShellRegistry``; and stops
-promptly even when clients or faults hang. A third port (``http_port``, ``web.WebResponder``) answers the
-unauthenticated OWA/ECP requests of the HTTPS build cross-check.
+HTTP, Kerberos too when given a keytab, Basic only over HTTPS unless unencrypted traffic is allowed);
+injects the org file's faults (refuse, http_401, http_500, wsman_fault, delay, hang); hands SOAP to
+``wsman.ShellRegistry``; and stops promptly even when clients or faults hang. A third port (``http_port``,
+``web.WebResponder``) answers the unauthenticated OWA/ECP requests of the HTTPS build cross-check.
 
 What it must not do: listen on anything but 127.0.0.0/8, share NTLM state between connections, or leave
 threads, sockets or NTLM account files behind after ``stop()``.
