@@ -117,7 +117,7 @@ def _entry_text(ctx: Context, entry: Any) -> str:
 def judge_eems_min_update(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     since = dt.date.fromisoformat(params["since"])
     update_name = params.get("update_name") or f"update of {since.isoformat()}"
-    base = {"update_name": update_name}
+    base = {"update_name": update_name, "target": "the newest CU and SU"}
     reason = _no_eems_reason(ctx)
     if reason:
         return Outcome(Verdict.NOT_APPLICABLE, {**base, "minimum": "n/a"}, reason=reason)
@@ -135,14 +135,14 @@ def judge_eems_min_update(ctx: Context, params: Mapping[str, Any]) -> Outcome:
         text = f"none: no update of {branch.name} is that new, a newer CU is needed"
         return Outcome(
             Verdict.FAIL,
-            {**base, "minimum": text},
+            {**base, "minimum": text, "target": f"a newer CU than {branch.cu} and its newest SU"},
             evidence=(
                 f"newest update of {branch.name}: {_entry_text(ctx, branch.latest)}, "
                 f"released {branch.latest.released_text}",
             ),
         )
     minimum_text = _entry_text(ctx, minimum)
-    facts = {**base, "minimum": minimum_text}
+    facts = {**base, "minimum": minimum_text, "target": minimum_text}
     if build.parsed.precision is Precision.CU:
         if minimum is branch.rtm:
             return Outcome(Verdict.PASS, facts, reason=f"every build of {branch.name} meets it")
@@ -367,6 +367,13 @@ def eems_state(ctx: Context) -> str:
     if server is None:
         return "Unknown (server setting not read)"
     if org and server:
+        service = ctx.server.service
+        if ctx.server.service_collected and service is None:
+            return "Enabled, but the service is not installed"
+        if service is not None and not (
+            service.status.lower() == "running" and service.start_type.lower() == "automatic"
+        ):
+            return f"Enabled, but the service is {service.status} ({service.start_type})"
         return "Enabled"
     if not org and not server:
         return "Disabled"
@@ -378,7 +385,7 @@ def judge_eems_enabled(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     if reason:
         return _na(reason)
     state = eems_state(ctx)
-    if state == "Enabled":
+    if state.startswith("Enabled"):  # the service is EEMS-SERVICE's business
         return Outcome(Verdict.PASS, {"state": state}, reason="enabled for the organisation and the server")
     if ctx.org.mitigations_enabled is None or ctx.server.eems.enabled is None:
         return Outcome(Verdict.UNKNOWN, {"state": state}, reason=state)
@@ -514,7 +521,7 @@ def judge_edge_server(ctx: Context, params: Mapping[str, Any]) -> Outcome:
 KINDS: dict[str, KindSpec] = {
     "eems_min_update": KindSpec(
         {"since": Param(str, True), "update_name": Param(str)},
-        ("minimum", "update_name"),
+        ("minimum", "update_name", "target"),
         judge_eems_min_update,
         build_only=True,
     ),

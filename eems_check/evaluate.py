@@ -81,7 +81,8 @@ def _build_info(server: ServerRecord, build: ResolvedBuild | None, error: str | 
         cu=build.branch.cu if build.branch else None,
         update=build.entry.update if build.entry is not None and build.resolution.value == "exact" else None,
         released=entry.released_text if entry else None,
-        age_days=build.age_days(today),
+        # Only the CU is known for a CU-level build: its CU's age would overstate the build's, so none is given.
+        age_days=build.age_days(today) if build.su_known else None,
         precision=build.parsed.precision.value,
         status=build.resolution.value,
     )

@@ -6,7 +6,7 @@ from ..model import BuildSource, Finding, ServerReport, Severity, Verdict
 
 SEVERITY_COLOURS = {  # background, text: Health Checker's palette, so ops teams read it at a glance
     Severity.CRITICAL: ("#8B0000", "#FFFFFF"),
-    Severity.ERROR: ("#FF0000", "#FFFFFF"),
+    Severity.ERROR: ("#FF0000", "#000000"),  # black on red: 5.3:1 contrast (white would be 4.0:1)
     Severity.WARNING: ("#FFE600", "#000000"),
     Severity.INFO: ("#85D4FF", "#000000"),
     Severity.OK: ("#7FFF00", "#000000"),

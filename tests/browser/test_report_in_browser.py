@@ -1,0 +1,478 @@
+"""The HTML report in a real browser (headless Debian Chromium): it loads cleanly from a file, reaches for
+nothing on the network, reads the same with and without JavaScript, filters and sorts, keeps hostile strings
+as text, prints without its toolbar, and leaves screenshots in tests/artifacts/ for a human to look at.
+
+Some tests pin template defects a browser showed (sorting, keyboard access, contrast, wrapping, printing,
+narrow screens); they were strict xfails until the template was fixed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .conftest import ARTIFACTS, DESKTOP, NARROW, OpenReport, ReportFile, Tab
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
+
+REPORTS = ["sample", "demo-scan", "hostile", "changes"]
+each_report = pytest.mark.parametrize("report", REPORTS, indirect=True)
+sample_only = pytest.mark.parametrize("report", ["sample"], indirect=True)
+with_and_without_js = pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+
+REPORT_PARTS = (
+    "h1",
+    "#summary",
+    "table.summary",
+    "#fix-first",
+    "#fix-first + ol",
+    "#overview",
+    "#overview-table",
+    "#details",
+    "section.server",
+    "#legend",
+    "table.legend",
+    "footer",
+)
+STATUS_WORDS = {"PASS", "FAIL", "WARNING", "INFO", "UNKNOWN", "N/A", "ERROR", "CRITICAL"}
+CHANGE_WORDS = {"NEW", "RESOLVED", "ADDED", "GONE", "CHANGE", "UPDATE", "ROLLBACK"}  # "Changes since" tables
+
+# --- what the page shows, read in the page -------------------------------------------------------------------
+
+JS_OVERVIEW_NAMES = """() => Array.from(document.querySelectorAll('#overview-table tbody tr'))
+  .map(r => r.cells[0].textContent.trim())"""
+JS_VISIBLE_OVERVIEW_NAMES = """() => Array.from(document.querySelectorAll('#overview-table tbody tr'))
+  .filter(r => r.getClientRects().length > 0).map(r => r.cells[0].textContent.trim())"""
+JS_SECTION_NAMES = """() => Array.from(document.querySelectorAll('section.server'))
+  .map(s => s.querySelector('h3').firstChild.textContent.replace(/\\s*\\u2014\\s*$/, ''))"""
+JS_FIX_FIRST_NAMES = "() => Array.from(document.querySelectorAll('#fix-first + ol > li > a')).map(a => a.textContent)"
+JS_COLUMN = """(index) => Array.from(document.querySelectorAll('#overview-table tbody tr'))
+  .filter(r => r.getClientRects().length > 0).map(r => r.cells[index].textContent.trim())"""
+JS_ROWS_BY_NAME = """() => Object.fromEntries(Array.from(document.querySelectorAll('#overview-table tbody tr'))
+  .map(r => [r.cells[0].textContent.trim(), r.textContent]))"""
+JS_STATUS_CELLS = """() => Array.from(document.querySelectorAll('.status')).map(e => {
+  const cs = getComputedStyle(e);
+  const table = e.closest('table');
+  return {where: table ? table.className : e.parentElement.tagName.toLowerCase(),
+          text: e.textContent.replace(/\\u00a0/g, ' ').trim(), bg: cs.backgroundColor, fg: cs.color,
+          bgcolor: e.getAttribute('bgcolor'), printAdjust: cs.getPropertyValue('print-color-adjust')};
+})"""
+JS_LINKS = """() => Array.from(document.querySelectorAll('a')).map(a => ({
+  text: a.textContent.trim(), href: a.getAttribute('href'),
+  target: a.hash && a.getAttribute('href').startsWith('#')
+          ? !!document.getElementById(decodeURIComponent(a.hash.slice(1))) : null,
+  protocol: a.protocol}))"""
+JS_IN_VIEW = """(id) => { const r = document.getElementById(id).getBoundingClientRect();
+  return {top: r.top, bottom: r.bottom, height: window.innerHeight, hash: location.hash}; }"""
+JS_PAGE_WIDTH = "() => ({scroll: document.documentElement.scrollWidth, view: window.innerWidth})"
+
+
+JS_HIDDEN = """(selectors) => selectors.filter(sel => {
+  const els = Array.from(document.querySelectorAll(sel));
+  return els.length === 0 || !els.every(e => e.checkVisibility({visibilityProperty: true, opacityProperty: true})
+                                           && e.getClientRects().length > 0 && e.textContent.trim() !== '');
+})"""
+
+
+def hidden(tab: Tab, *selectors: str) -> list[str]:
+    """The selectors that match nothing, or match an element a reader cannot see (one round trip)."""
+    return tab.js(JS_HIDDEN, list(selectors))
+
+
+def header(tab: Tab, name: str) -> Any:
+    """The overview heading `name`, or the button in it once the script puts one there."""
+    cell = tab.page.get_by_role("columnheader", name=name, exact=True)
+    button = cell.get_by_role("button")
+    return button if button.count() else cell
+
+
+def column_index(tab: Tab, name: str) -> int:
+    names = tab.js("() => Array.from(document.querySelectorAll('#overview-table thead th')).map(t => t.textContent)")
+    return names.index(name)
+
+
+JS_EXERCISE = """() => {
+  const input = document.getElementById('filter');
+  for (const q of ['ex', 'zzz', '']) { input.value = q; input.dispatchEvent(new Event('input')); }
+  for (const th of document.querySelectorAll('#overview-table thead th')) {
+    const control = th.querySelector('button') || th;
+    control.click(); control.click();
+  }
+  for (const a of document.querySelectorAll('a[href^="#"]')) { a.click(); }
+  window.scrollTo(0, document.documentElement.scrollHeight);
+}"""
+
+
+def exercise(tab: Tab) -> None:
+    """Use everything the page offers: filter, sort every column both ways, follow every in-page link, scroll
+    to the end; then one real click and one real keystroke."""
+    tab.js(JS_EXERCISE)
+    tab.page.locator("#overview-table thead th").first.click()
+    tab.page.locator("#filter").press("x")
+
+
+def relative_luminance(css: str) -> float:
+    r, g, b = (int(v) / 255 for v in re.findall(r"\d+", css)[:3])
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(fg: str, bg: str) -> float:
+    hi, lo = sorted((relative_luminance(fg), relative_luminance(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def status_word(text: str) -> str:
+    """'11 ERROR' (summary) -> 'ERROR'; 'PASS' -> 'PASS'."""
+    return re.sub(r"^\d+\s+", "", text)
+
+
+def legend_colours(tab: Tab) -> dict[str, str]:
+    out = {}
+    for cell in tab.js(JS_STATUS_CELLS):
+        if cell["where"] == "legend":
+            for word in cell["text"].split(" / "):
+                out[word] = cell["bg"]
+    return out
+
+
+def hex_to_rgb(colour: str) -> str:
+    r, g, b = (int(colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgb({r}, {g}, {b})"
+
+
+# --- loading ---------------------------------------------------------------------------------------------------
+
+
+@each_report
+def test_report_loads_and_is_used_without_console_or_page_errors(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report)
+    exercise(tab)
+    assert tab.console_errors == []
+    assert tab.page_errors == []
+    assert tab.dialogs == []
+
+
+@each_report
+@with_and_without_js
+def test_report_requests_nothing_but_its_own_file(
+    open_report: OpenReport, report: ReportFile, javascript: bool
+) -> None:
+    tab = open_report(report, javascript=javascript)
+    if javascript:
+        exercise(tab)
+    tab.emulate("print")
+    tab.page.keyboard.press("End")
+    assert tab.requests[0] == report.url
+    assert tab.non_local_requests() == []
+    assert tab.popups == []
+
+
+@each_report
+def test_title_and_heading_name_the_organisation(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report, readonly=True)
+    assert report.org in tab.page.title()
+    assert report.org in tab.page.locator("h1").inner_text()
+
+
+# --- content, with and without JavaScript ----------------------------------------------------------------------
+
+
+@each_report
+@with_and_without_js
+def test_summary_fix_first_overview_and_sections_are_readable_with_or_without_javascript(
+    open_report: OpenReport, report: ReportFile, javascript: bool
+) -> None:
+    tab = open_report(report, javascript=javascript, readonly=True)
+    assert report.fix_first, "every bundled report has servers to fix first"
+    assert hidden(tab, *REPORT_PARTS, *(["#changes", "table.grid"] if report.changes else [])) == []
+    assert tuple(tab.js(JS_FIX_FIRST_NAMES)) == report.fix_first
+    assert tab.js(JS_VISIBLE_OVERVIEW_NAMES) == list(report.servers)
+    # the filter box and "click a column heading to sort" only appear when the script can honour them
+    assert tab.page.locator(".toolbar").is_visible() is javascript
+
+
+@each_report
+@with_and_without_js
+def test_every_server_has_an_overview_row_and_a_section(
+    open_report: OpenReport, report: ReportFile, javascript: bool
+) -> None:
+    tab = open_report(report, javascript=javascript, readonly=True)
+    assert tab.js(JS_OVERVIEW_NAMES) == list(report.servers)
+    assert tab.js(JS_SECTION_NAMES) == list(report.servers)
+    assert hidden(tab, "#overview-table tbody tr", "section.server", "section.server table.facts") == []
+
+
+JS_FOLLOW_OVERVIEW_LINKS = """() => Array.from(document.querySelectorAll('#overview-table tbody a')).map(a => {
+  const href = a.getAttribute('href'), target = document.getElementById(href.slice(1));
+  a.click();  // same-document navigation: the scroll has happened when click() returns
+  const box = target ? target.getBoundingClientRect() : null;
+  return {name: a.textContent, href, hash: location.hash,
+          section: target ? target.tagName + ' ' + target.querySelector('h3').textContent : null,
+          inView: !!box && box.top >= 0 && box.top < window.innerHeight && box.bottom > 0};
+})"""
+
+
+@each_report
+def test_overview_links_scroll_to_their_server_section(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report)
+    followed = tab.js(JS_FOLLOW_OVERVIEW_LINKS)
+    assert [f["name"] for f in followed] == list(report.servers)
+    for f in followed:
+        assert f["href"].startswith("#server-") and f["hash"] == f["href"], f
+        assert f["section"] and f["section"].startswith(f"SECTION {f['name']} "), f
+        assert f["inView"], f
+    for link in (tab.page.locator("#overview-table tbody a").last, tab.page.locator("#fix-first + ol a").first):
+        tab.page.evaluate("window.scrollTo(0, 0)")
+        href = link.get_attribute("href") or ""
+        link.click()  # a real click as well
+        assert tab.page.url.endswith(href)
+        assert 0 <= tab.js(JS_IN_VIEW, href[1:])["top"] < DESKTOP["height"]
+
+
+@each_report
+def test_every_link_leads_somewhere(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report, readonly=True)
+    for link in tab.js(JS_LINKS):
+        href = link["href"]
+        assert href, f"link without a target: {link}"
+        if href.startswith("#"):
+            assert link["target"], f"in-page link to a missing id: {link}"
+        else:
+            assert link["protocol"] == "https:" and re.match(r"https://[\w.-]+\.\w+/", href), link
+
+
+@each_report
+def test_element_ids_are_unique(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report, readonly=True)
+    ids = tab.js("() => Array.from(document.querySelectorAll('[id]')).map(e => e.id)")
+    assert len(ids) == len(set(ids)), sorted(i for i in set(ids) if ids.count(i) > 1)
+
+
+# --- progressive enhancement: filter and sort -------------------------------------------------------------------
+
+FILTERS = [
+    pytest.param("EX16", {"EX16-22A", "EX16-23A"}, id="server-name"),
+    pytest.param("frankfurt", {"EX19-12A", "EX19-13A", "EX19-14A"}, id="site-any-case"),
+    pytest.param("AdminDisplayVersion", {"EX19-12B", "EDGE01"}, id="build-source"),
+    pytest.param("Not on Edge", {"EDGE01"}, id="eems-state"),
+    pytest.param("SE RTM", {"EXSE01", "EXSE02"}, id="version"),
+    pytest.param("no-such-server", set(), id="nothing"),
+]
+
+
+@sample_only
+@pytest.mark.parametrize(("query", "expected"), FILTERS)
+def test_typing_in_the_filter_hides_rows_that_do_not_match(
+    open_report: OpenReport, report: ReportFile, query: str, expected: set[str]
+) -> None:
+    tab = open_report(report)
+    tab.page.fill("#filter", query)  # one `input` event, as a paste would; the hostile test types key by key
+    assert set(tab.js(JS_VISIBLE_OVERVIEW_NAMES)) == expected
+    tab.page.fill("#filter", "")
+    assert tab.js(JS_VISIBLE_OVERVIEW_NAMES) == list(report.servers)
+
+
+@sample_only
+def test_filter_finds_rows_by_status_word(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report)
+    tab.page.fill("#filter", "unknown")
+    shown = tab.js(JS_VISIBLE_OVERVIEW_NAMES)
+    assert shown and all("UNKNOWN" in tab.js(JS_ROWS_BY_NAME)[n].upper() for n in shown)
+
+
+SORTS = [
+    pytest.param("Server", str.casefold, id="server-text"),
+    pytest.param("Site", str.casefold, id="site-text"),
+    pytest.param("Version", str.casefold, id="version-text"),
+    pytest.param("Age (days)", int, id="age-number"),
+]
+
+
+@pytest.mark.parametrize("report", ["sample", "demo-scan"], indirect=True)
+@pytest.mark.parametrize(("column", "key"), SORTS)
+def test_clicking_a_heading_sorts_ascending_then_descending(
+    open_report: OpenReport, report: ReportFile, column: str, key: Any
+) -> None:
+    tab = open_report(report)
+    index = column_index(tab, column)
+    rows_before = tab.js(JS_ROWS_BY_NAME)
+    values = tab.js(JS_COLUMN, index)
+    if key is int:
+        values = [v for v in values if v]  # a server without a known build has no age
+    header(tab, column).click()
+    ascending = [v for v in tab.js(JS_COLUMN, index) if v or key is not int]
+    assert [key(v) for v in ascending] == sorted(key(v) for v in values)
+    header(tab, column).click()
+    descending = [v for v in tab.js(JS_COLUMN, index) if v or key is not int]
+    assert [key(v) for v in descending] == sorted((key(v) for v in values), reverse=True)
+    assert tab.js(JS_ROWS_BY_NAME) == rows_before  # whole rows move, none lost or mixed
+
+
+@sample_only
+def test_sorting_keeps_the_filter(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report)
+    tab.page.fill("#filter", "London")
+    shown = set(tab.js(JS_VISIBLE_OVERVIEW_NAMES))
+    header(tab, "Age (days)").click()
+    assert set(tab.js(JS_VISIBLE_OVERVIEW_NAMES)) == shown == {"EXSE01", "EXSE02", "EX19-15A"}
+
+
+def build_key(cell: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in cell.split(" ")[0].split("."))
+
+
+@sample_only
+def test_build_column_sorts_by_build_number(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report)
+    index = column_index(tab, "Build (source)")
+    header(tab, "Build (source)").click()
+    builds = tab.js(JS_COLUMN, index)
+    assert builds == sorted(builds, key=build_key)
+
+
+@sample_only
+def test_headings_sort_from_the_keyboard(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report)
+    header(tab, "Age (days)").focus()
+    tab.page.keyboard.press("Enter")
+    ages = [int(v) for v in tab.js(JS_COLUMN, column_index(tab, "Age (days)")) if v]
+    assert ages == sorted(ages)
+    cell = tab.page.get_by_role("columnheader", name="Age (days)", exact=True)
+    assert cell.get_attribute("aria-sort") == "ascending"
+
+
+# --- status colours --------------------------------------------------------------------------------------------
+
+
+@each_report
+def test_status_cells_have_a_word_and_the_legend_colour(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report, readonly=True)
+    legend = legend_colours(tab)
+    assert set(legend) >= {"PASS", "FAIL", "WARNING", "INFO", "UNKNOWN", "N/A"}
+    legend.setdefault("ERROR", legend["FAIL"])  # the legend's FAIL row reads "An error: ..."
+    cells = [c for c in tab.js(JS_STATUS_CELLS) if c["where"] != "legend"]
+    assert len(cells) >= len(report.servers) * 2
+    for cell in cells:
+        word = status_word(cell["text"])
+        assert word in STATUS_WORDS | CHANGE_WORDS, cell  # colour is never the only signal
+        if cell["bgcolor"]:  # the attribute mail clients use when they drop the stylesheet agrees with the CSS
+            assert hex_to_rgb(cell["bgcolor"]) == cell["bg"], cell
+        if cell["where"] == "summary" and cell["text"].startswith("0 "):
+            assert cell["bg"] == legend["N/A"], cell  # a zero count is greyed out
+        elif word == "UNKNOWN":  # the legend: "shown yellow when it matters"
+            assert cell["bg"] in (legend["UNKNOWN"], legend["WARNING"]), cell
+        elif word in legend:  # CRITICAL is not in the legend: see test_every_status_word_is_explained_in_the_legend
+            assert cell["bg"] == legend[word], cell
+
+
+@sample_only
+def test_every_status_word_is_explained_in_the_legend(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report, readonly=True)
+    legend = legend_colours(tab)
+    used = {status_word(c["text"]) for c in tab.js(JS_STATUS_CELLS) if c["where"] != "legend"}
+    assert used <= set(legend)
+
+
+@sample_only
+def test_status_text_meets_wcag_aa_contrast(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report, readonly=True)
+    low = {(c["text"], c["fg"], c["bg"]) for c in tab.js(JS_STATUS_CELLS) if contrast(c["fg"], c["bg"]) < 4.5}
+    assert not low
+
+
+# --- hostile strings -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("report", ["hostile"], indirect=True)
+def test_hostile_strings_show_as_text_and_run_nothing(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report)
+    exercise(tab)
+    tab.page.fill("#filter", "")
+    tab.page.locator("#filter").press_sequentially("<script>")
+    assert tab.js(JS_VISIBLE_OVERVIEW_NAMES) == ["<script>alert(1)</script>"]
+    assert tab.dialogs == [] and tab.page_errors == []
+    assert "R&D <script>alert('org')</script>" in tab.page.title()
+    assert "R&D <script>alert('org')</script>" in tab.page.locator("h1").inner_text()
+    assert tab.js("() => document.scripts.length") == 1  # the report's own
+    assert tab.js("() => document.querySelectorAll('img, b, iframe, object, embed, svg').length") == 0
+    row = tab.page.locator("#overview-table tbody tr", has_text="<script>alert(1)</script>")
+    assert row.locator("td").nth(1).inner_text() == "R&D \"quoted\" 'single'"
+    assert row.locator("td").nth(2).inner_text() == "<img src=x onerror=alert(2)>"
+    section = tab.page.locator("section.server").filter(has_text="<script>alert(1)</script>").first
+    assert section.locator("table.facts tr").count() == 9  # 'M2</td><td>' did not open cells
+    facts = section.locator("table.facts").inner_text()
+    assert "<b>M1</b> / M2</td><td>" in facts and "http://p/?a=1&b=2" in facts
+    assert "<script>alert(3)</script>" in section.locator("table.findings").inner_text()
+    assert '=HYPERLINK("http://evil")' in tab.js(JS_OVERVIEW_NAMES)
+
+
+@pytest.mark.parametrize("report", ["hostile"], indirect=True)
+def test_long_values_wrap_inside_the_page(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report, readonly=True)
+    width = tab.js(JS_PAGE_WIDTH)
+    assert width["scroll"] <= width["view"]
+
+
+# --- print and small screens -----------------------------------------------------------------------------------
+
+
+@each_report
+@with_and_without_js
+def test_printing_hides_the_toolbar_and_keeps_the_content(
+    open_report: OpenReport, report: ReportFile, javascript: bool
+) -> None:
+    tab = open_report(report, javascript=javascript, media="print", readonly=True)
+    assert tab.js("() => matchMedia('print').matches")
+    assert not tab.page.locator(".toolbar").is_visible()
+    assert hidden(tab, "#summary", "#overview-table", "section.server", "table.legend") == []
+    assert tab.js(JS_VISIBLE_OVERVIEW_NAMES) == list(report.servers)
+
+
+@sample_only
+def test_status_colours_survive_printing(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report, media="print", readonly=True)
+    assert {c["printAdjust"] for c in tab.js(JS_STATUS_CELLS)} == {"exact"}
+
+
+@sample_only
+def test_narrow_screen_shows_the_whole_report(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report, viewport=NARROW, readonly=True)
+    assert hidden(tab, "h1", "#summary", "#fix-first", "#overview-table", "section.server", "table.legend") == []
+    assert tab.js(JS_VISIBLE_OVERVIEW_NAMES) == list(report.servers)
+    assert tab.js("() => document.querySelector('h1').getBoundingClientRect().right") <= NARROW["width"]
+
+
+@sample_only
+def test_narrow_screen_does_not_scroll_the_whole_page_sideways(open_report: OpenReport, report: ReportFile) -> None:
+    tab = open_report(report, viewport=NARROW, readonly=True)
+    width = tab.js(JS_PAGE_WIDTH)
+    assert width["scroll"] <= width["view"]
+
+
+# --- screenshots for a human -----------------------------------------------------------------------------------
+
+TOP = {"x": 0, "y": 0, "width": DESKTOP["width"], "height": 1600}  # header, summary, fix first, overview
+SCREENSHOTS = [
+    pytest.param("sample", DESKTOP, None, "sample-desktop-1280.png", id="sample-desktop"),
+    pytest.param("sample", NARROW, None, "sample-narrow-420.png", id="sample-narrow"),
+    pytest.param("demo-scan", DESKTOP, TOP, "demo-scan-top-1280.png", id="demo-scan-top"),
+    # the hostile page is ~44,000 px wide (see test_long_values_wrap_inside_the_page): keep the first screenful
+    pytest.param("hostile", DESKTOP, TOP, "hostile-top-1280.png", id="hostile-top"),
+]
+
+
+@pytest.mark.parametrize(("report", "viewport", "clip", "name"), SCREENSHOTS, indirect=["report"])
+def test_screenshot_is_written(
+    open_report: OpenReport, report: ReportFile, viewport: ViewportSize, clip: Any, name: str
+) -> None:
+    tab = open_report(report, viewport=viewport, readonly=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    path.unlink(missing_ok=True)
+    tab.page.screenshot(path=str(path), full_page=True, clip=clip, animations="disabled")
+    assert path.stat().st_size > 10_000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
