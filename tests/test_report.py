@@ -70,3 +70,11 @@ def test_hostile_strings_are_escaped_everywhere(ruleset: RuleSet) -> None:
     assert "A" * 5000 in html  # long values are kept whole, not cut mid-entity
     csv_text = render(ruleset, hostile, Format.CSV)
     assert "\n=HYPERLINK" not in csv_text and ",=" not in csv_text
+
+
+@pytest.mark.parametrize("inventory", [SAMPLE, FIXTURES / "inventories" / "hostile.json"], ids=["sample", "hostile"])
+def test_json_renderer_writes_exactly_the_report_document(ruleset: RuleSet, inventory: Path) -> None:
+    from eems_check.render.json_report import report_to_document
+
+    report = evaluate(read_inventory(inventory), ruleset, today=TODAY, generated_at=GENERATED)
+    assert json.loads(Format.JSON.renderer().render(report)) == report_to_document(report)

@@ -96,7 +96,28 @@ def _changes(report: Report) -> dict[str, Any]:
     return changes_to_dict(report.changes)
 
 
+def _dumps(value: Any) -> str:
+    # Compact: the C encoder only runs without indent, and a 5,000-server report is large.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 class JsonRenderer:
+    """The same document as `report_to_document`, encoded faster: each distinct finding (the evaluation interns
+    them, and an organisation runs a handful of builds) is encoded once and spliced into every server using it."""
+
     def render(self, report: Report) -> str:
-        # Compact: the C encoder only runs without indent, and a 5,000-server report is large.
-        return json.dumps(report_to_document(report), ensure_ascii=False, separators=(",", ":")) + "\n"
+        document = report_to_document(report)
+        results = document.pop("results")
+        encoded: dict[int, str] = {}
+        servers = []
+        for s, result in zip(report.servers, results, strict=True):
+            findings = []
+            for f in s.findings:
+                text = encoded.get(id(f))
+                if text is None:
+                    text = encoded[id(f)] = _dumps(finding_to_dict(f))
+                findings.append(text)
+            del result["findings"]
+            servers.append(f'{_dumps(result)[:-1]},"findings":[{",".join(findings)}]}}')
+        return f'{_dumps(document)[:-1]},"results":[{",".join(servers)}]}}\n'
+
