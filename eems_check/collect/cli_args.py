@@ -17,6 +17,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from ..argv import RefusedSecretFlag
 from ..errors import InputError
 from .collector import Bounds
 from .options import ScanOptions
@@ -30,24 +31,6 @@ def _resolve_pair(text: str) -> tuple[str, str]:
     if not sep or not name.strip() or not address.strip():
         raise argparse.ArgumentTypeError(f"expected FQDN=ADDRESS, not {text!r}")
     return name.strip().lower(), address.strip()
-
-
-class _NoPasswordFlag(argparse.Action):
-    """Claims `--password` so argparse cannot read it as an abbreviation of `--password-env`; refuses it."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        raise argparse.ArgumentError(
-            self,
-            "there is no --password flag (a password in argv is visible to every "
-            f"local user): set {PASSWORD_ENV}, use --password-env or type it at "
-            "the prompt",
-        )
 
 
 def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +62,11 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
         help="authentication (default kerberos; basic only with --https)",
     )
     a.add_argument("--username", metavar="USER", help="user@DOMAIN or DOMAIN\\user (default: current Kerberos ticket)")
-    a.add_argument("--password", nargs="?", action=_NoPasswordFlag, help=argparse.SUPPRESS)
+    a.add_argument(
+        "--password",
+        action=RefusedSecretFlag,
+        advice=f"set {PASSWORD_ENV}, use --password-env or type it at the prompt",
+    )
     a.add_argument(
         "--spn-service",
         choices=SPN_SERVICES,

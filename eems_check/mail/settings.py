@@ -22,6 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from ..argv import RefusedSecretFlag
 from ..errors import InputError
 from ..model import Report, Severity
 from ..yamlload import LDict, LList, YamlSyntaxError, load_located
@@ -85,24 +86,6 @@ class MailSettings:
         return parseaddr(self.mail_from)[1]
 
 
-class _NoPasswordFlag(argparse.Action):
-    """Claims `--smtp-password` so argparse cannot read it as an abbreviation of `--smtp-password-env` (which
-    would take the password as a variable name and might echo it in an error); refuses it."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        raise argparse.ArgumentError(
-            self,
-            f"there is no --smtp-password flag (argv is visible to every local user): set {PASSWORD_ENV}, "
-            "use --smtp-password-env VAR or the keyring",
-        )
-
-
 def add_mail_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the mail flags to `parser`. Every default is None so that a flag can override the config file."""
     g = parser.add_argument_group("mail the report (after it is written to disk)")
@@ -121,7 +104,11 @@ def add_mail_arguments(parser: argparse.ArgumentParser) -> None:
         "or none (clear text: only for an internal relay on port 25)",
     )
     g.add_argument("--smtp-user", metavar="USER", help="log in with SMTP AUTH as USER")
-    g.add_argument("--smtp-password", nargs="?", action=_NoPasswordFlag, help=argparse.SUPPRESS)
+    g.add_argument(
+        "--smtp-password",
+        action=RefusedSecretFlag,
+        advice=f"set {PASSWORD_ENV}, use --smtp-password-env VAR or the keyring",
+    )
     g.add_argument(
         "--smtp-password-env",
         metavar="VAR",
