@@ -80,6 +80,8 @@ def server_views(report: Report) -> list[dict[str, Any]]:
     env = environment()
     cell_tpl = env.get_template("_overview_cell.html.j2")
     findings_tpl = env.get_template("_findings.html.j2")
+    facts_tpl = env.get_template("_server_facts.html.j2")
+    facts_cache: dict[tuple[Any, ...], Markup] = {}
     cells: dict[int, str] = {}
     blocks: dict[tuple[int, ...], Markup] = {}
     overview_ids = [rule_id for rule_id, _ in report.run.overview_rules]
@@ -102,9 +104,16 @@ def server_views(report: Report) -> list[dict[str, Any]]:
             passed = "; ".join(f.title for f in s.findings if f.verdict is Verdict.PASS)
             skipped = "; ".join(f.title for f in s.findings if f.verdict is Verdict.NOT_APPLICABLE)
             block = blocks[key] = Markup(findings_tpl.render(problems=problems, passed=passed, skipped=skipped))
+        srv = s.server
+        facts_key = (id(s.build), s.eems_state, srv.exsetup_version, srv.admin_display_version, srv.http_version,
+                     srv.service_collected, srv.service, srv.eems, srv.build_source)  # fmt: skip
+        facts = facts_cache.get(facts_key)
+        if facts is None:
+            facts = facts_cache[facts_key] = Markup(facts_tpl.render(s=s, srv=srv))
         views.append(
             {
                 "s": s,
+                "facts_html": facts,
                 "overview_cells": Markup("".join(row)),
                 "findings_html": block,
                 "worst_word": "PASS" if s.worst is Severity.OK else s.worst.word,
