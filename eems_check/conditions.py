@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .builds import Branch, Catalogue, Precision, Resolution, ResolvedBuild, parse_build
@@ -42,6 +43,7 @@ class Context:
     def branch(self) -> Branch | None:
         return self.build.branch if self.build else None
 
+    @cached_property
     def has_eems(self) -> bool | None:
         """Whether the build includes EEMS; None when the build is not resolved far enough to tell."""
         if self.server.is_edge:
@@ -102,7 +104,7 @@ def _no_eems_reason(ctx: Context) -> str | None:
     """Why EEMS rules do not apply, or None when they do (or it cannot be told)."""
     if ctx.server.is_edge:
         return "EEMS is not installed on Edge Transport servers"
-    has = ctx.has_eems()
+    has = ctx.has_eems
     if has is False:
         return "this build has no Emergency Mitigation Service"
     return None
@@ -359,7 +361,7 @@ def eems_state(ctx: Context) -> str:
     """Health Checker's combined EEMS state, plus what this tool knows beyond it."""
     if ctx.server.is_edge:
         return "Not on Edge"
-    if ctx.has_eems() is False:
+    if ctx.has_eems is False:
         return "Not present"
     org, server = ctx.org.mitigations_enabled, ctx.server.eems.enabled
     if org is None:

@@ -174,6 +174,7 @@ def evaluate_server(
     memo: _Memo | None = None,
 ) -> ServerReport:
     memo = memo or _Memo()
+    text = server.build_string
     build, error = resolve_server_build(server, ruleset, memo.resolved)
     ctx = Context(
         server=server,
@@ -187,7 +188,7 @@ def evaluate_server(
     )
     facts = {
         "server": server.name,
-        "build": build.number if build else (server.build_string or "unknown"),
+        "build": build.number if build else (text or "unknown"),
         "build_name": build.name if build else "an unknown build",
         "product_name": build.product.name if build and build.product else "The product",
         "branch_name": build.branch.name if build and build.branch else "its CU line",
@@ -197,26 +198,30 @@ def evaluate_server(
     findings = []
     for rule, kind, per_build in memo.plan(ruleset):
         if per_build:
-            key = (rule.id, server.build_string, source, server.is_edge)
+            key = (rule.id, text, source, server.is_edge)
             finding = memo.by_build.get(key)
             if finding is None:
                 finding = memo.by_build[key] = memo.intern(_finding(rule, kind.judge(ctx, rule.params), facts))
         else:
             finding = memo.finding(rule, kind.judge(ctx, rule.params), facts)
         findings.append(finding)
-    info_key = (server.build_string, source)
+    info_key = (text, source)
     info = memo.build_info.get(info_key)
     if info is None:
         info = memo.build_info[info_key] = _build_info(server, build, error, today)
     return ServerReport(server=server, build=info, findings=tuple(findings), eems_state=eems_state(ctx))
 
 
+def _patch_order(r: ServerReport) -> tuple[int, int, str]:
+    """Worst first; among equals, the server with more problems at that level first: what to patch first."""
+    return (-r.worst.rank, -sum(1 for f in r.findings if f.severity is r.worst), r.server.name.lower())
+
+
 def evaluate(inventory: Inventory, ruleset: RuleSet, *, today: dt.date, generated_at: dt.datetime) -> Report:
     """Judge every server of `inventory` by every active rule, as of `today`."""
     memo = _Memo()
     reports = [evaluate_server(s, inventory, ruleset, today, memo) for s in inventory.servers]
-    # Worst first; among equals, the server with more problems at that level first: that is what to patch first.
-    reports.sort(key=lambda r: (-r.worst.rank, -sum(f.severity is r.worst for f in r.findings), r.server.name.lower()))
+    reports.sort(key=_patch_order)
     run = RunInfo(
         tool_version=__version__,
         rules_version=ruleset.rules_version,

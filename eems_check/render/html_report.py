@@ -7,7 +7,8 @@ of the overview). Every status carries a word as well as a colour.
 from __future__ import annotations
 
 import re
-from functools import cache
+from collections.abc import Callable
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -73,50 +74,53 @@ def anchors(servers: tuple[ServerReport, ...]) -> dict[str, str]:
     return out
 
 
+class _Fragments:
+    """Template fragments rendered once per key and reused. The evaluation interns findings and build facts, and
+    an organisation runs a handful of builds, so most of a large report repeats: this keeps 5,000 servers fast."""
+
+    def __init__(self) -> None:
+        self._env = environment()
+        self._cache: dict[tuple[str, tuple[Any, ...]], Markup] = {}
+
+    def render(self, template: str, key: tuple[Any, ...], context: Callable[[], dict[str, Any]]) -> Markup:
+        """The fragment for `key`; `context` is only called (and the template only rendered) the first time."""
+        out = self._cache.get((template, key))
+        if out is None:
+            out = self._cache[(template, key)] = Markup(self._env.get_template(template).render(**context()))
+        return out
+
+
+def _findings_context(s: ServerReport) -> dict[str, Any]:
+    return {
+        "problems": sorted(
+            (f for f in s.findings if f.verdict is Verdict.FAIL or f.verdict is Verdict.UNKNOWN),
+            key=lambda f: -f.severity.rank,
+        ),
+        "passed": "; ".join(f.title for f in s.findings if f.verdict is Verdict.PASS),
+        "skipped": "; ".join(f.title for f in s.findings if f.verdict is Verdict.NOT_APPLICABLE),
+    }
+
+
 def server_views(report: Report) -> list[dict[str, Any]]:
-    """Per-server pieces for the template. Findings are interned by the evaluation, so a fragment that depends
-    only on findings (the overview verdict cells, the findings table) is rendered once per distinct set and reused:
-    a large organisation runs a handful of builds, and this is what keeps a 5,000-server report fast."""
-    env = environment()
-    cell_tpl = env.get_template("_overview_cell.html.j2")
-    findings_tpl = env.get_template("_findings.html.j2")
-    facts_tpl = env.get_template("_server_facts.html.j2")
-    facts_cache: dict[tuple[Any, ...], Markup] = {}
-    cells: dict[int, str] = {}
-    blocks: dict[tuple[int, ...], Markup] = {}
-    overview_ids = [rule_id for rule_id, _ in report.run.overview_rules]
+    """Per-server pieces for the template; everything that does not name the server itself is a shared fragment."""
+    fragments = _Fragments()
+    rules = report.run.overview_rules
     views = []
     for s in report.servers:
-        row = []
-        for rule_id in overview_ids:
-            f = s.finding(rule_id)
-            cell = cells.get(id(f))
-            if cell is None:
-                cell = cells[id(f)] = cell_tpl.render(f=f)
-            row.append(cell)
-        key = tuple(map(id, s.findings))
-        block = blocks.get(key)
-        if block is None:
-            problems = sorted(
-                (f for f in s.findings if f.verdict is Verdict.FAIL or f.verdict is Verdict.UNKNOWN),
-                key=lambda f: -f.severity.rank,
-            )
-            passed = "; ".join(f.title for f in s.findings if f.verdict is Verdict.PASS)
-            skipped = "; ".join(f.title for f in s.findings if f.verdict is Verdict.NOT_APPLICABLE)
-            block = blocks[key] = Markup(findings_tpl.render(problems=problems, passed=passed, skipped=skipped))
         srv = s.server
-        facts_key = (id(s.build), s.eems_state, srv.exsetup_version, srv.admin_display_version, srv.http_version,
+        findings_key = tuple(map(id, s.findings))
+        build_key = (id(s.build), s.eems_state)
+        facts_key = (*build_key, srv.exsetup_version, srv.admin_display_version, srv.http_version,
                      srv.service_collected, srv.service, srv.eems, srv.build_source)  # fmt: skip
-        facts = facts_cache.get(facts_key)
-        if facts is None:
-            facts = facts_cache[facts_key] = Markup(facts_tpl.render(s=s, srv=srv))
         views.append(
             {
                 "s": s,
-                "facts_html": facts,
-                "overview_cells": Markup("".join(row)),
-                "findings_html": block,
-                "worst_word": "PASS" if s.worst is Severity.OK else s.worst.word,
+                "overview_build": fragments.render("_overview_build.html.j2", build_key, partial(dict, s=s)),
+                "overview_findings": fragments.render(
+                    "_overview_findings.html.j2", findings_key, partial(dict, s=s, overview_rules=rules)
+                ),
+                "facts_html": fragments.render("_server_facts.html.j2", facts_key, partial(dict, s=s, srv=s.server)),
+                "findings_html": fragments.render("_findings.html.j2", findings_key, partial(_findings_context, s)),
             }
         )
     return views
