@@ -44,6 +44,11 @@ class Context:
         return self.build.branch if self.build else None
 
     @cached_property
+    def eems_state(self) -> str:
+        """Health Checker's combined EEMS state (worked out once per server: a rule and the report both show it)."""
+        return eems_state(self)
+
+    @cached_property
     def has_eems(self) -> bool | None:
         """Whether the build includes EEMS; None when the build is not resolved far enough to tell."""
         if self.server.is_edge:
@@ -386,7 +391,7 @@ def judge_eems_enabled(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     reason = _no_eems_reason(ctx)
     if reason:
         return _na(reason)
-    state = eems_state(ctx)
+    state = ctx.eems_state
     if state.startswith("Enabled"):  # the service is EEMS-SERVICE's business
         return Outcome(Verdict.PASS, {"state": state}, reason="enabled for the organisation and the server")
     if ctx.org.mitigations_enabled is None or ctx.server.eems.enabled is None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import __version__
 from .builds import ResolvedBuild, parse_build
-from .conditions import KINDS, Context, KindSpec, Outcome, eems_state
+from .conditions import KINDS, Context, KindSpec, Outcome
 from .errors import BuildParseError
 from .model import (
     BuildInfo,
@@ -209,7 +209,7 @@ def evaluate_server(
     info = memo.build_info.get(info_key)
     if info is None:
         info = memo.build_info[info_key] = _build_info(server, build, error, today)
-    return ServerReport(server=server, build=info, findings=tuple(findings), eems_state=eems_state(ctx))
+    return ServerReport(server=server, build=info, findings=tuple(findings), eems_state=ctx.eems_state)
 
 
 def _patch_order(r: ServerReport) -> tuple[int, int, str]:
