@@ -9,7 +9,7 @@ exists in the KDC but in no keytab.
 
 The KDC and the environment (KRB5_CONFIG, KRB5CCNAME pointing into the temp dir) live for this package only and
 are undone after it, so no other test sees this realm; the lab lives for one module. The tests are skipped only
-when the MIT programs are missing; a missing python-gssapi is a failure, since CI installs both.
+when the MIT programs are missing, or python-gssapi outside CI; in CI (which installs both) that is a failure.
 """
 
 from __future__ import annotations
@@ -60,7 +60,10 @@ def kdc(tmp_path_factory: pytest.TempPathFactory, demo_spec: LabOrgSpec) -> Iter
         import gssapi  # noqa: F401
         import krb5  # noqa: F401
     except ImportError as exc:  # pragma: no cover - CI installs them
-        pytest.fail(f"Kerberos tests need python-gssapi and krb5 (pip install gssapi krb5): {exc}")
+        message = f"Kerberos tests need python-gssapi and krb5 (pip install -e '.[test,kerberos]'): {exc}"
+        if os.environ.get("CI"):  # .ci/run installs the extra: there, a missing library is a failure
+            pytest.fail(message)
+        pytest.skip(message)
     directory = tmp_path_factory.mktemp("kdc")
     patch = pytest.MonkeyPatch()
     with MiniKdc(directory, tools, dns_domains=(demo_spec.domain,)) as realm:
