@@ -62,7 +62,6 @@ class CollectorReading:
 
 
 @cache
-@cache
 def collector_script() -> str:
     """The collector script as sent to each server: read once per process, with its help block, comment lines,
     blank lines and indentation left out. What runs is the same code; the wire (sealed, serialised, base64'd for

@@ -164,6 +164,9 @@ def test_measure_round_trips_of_one_server(demo_lab: LabOrg, capsys: pytest.Capt
     with capsys.disabled():
         print(f"\n[measure] NTLM over HTTP, sealed: collector run on one server = {collector_only} HTTP requests; "
               f"discovery + collector on the same server = {demo_lab.request_count() - before_all}")
+    # NTLM's two legs carry the first token eagerly (no anonymous 401), then Create, Receive, Command, Receive,
+    # Delete: no Signal, since deleting the shell ends the finished pipeline.
+    assert collector_only == 7
 
 
 def test_turning_tls_checks_off_is_logged_loudly(demo_lab: LabOrg, caplog: pytest.LogCaptureFixture) -> None:
