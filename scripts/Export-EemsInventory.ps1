@@ -78,7 +78,7 @@
     Most matching EEMS log lines per server (default 200).
 
 .PARAMETER ThrottleLimit
-    How many servers are collected at once (default 16).
+    How many servers are collected at once (default 32, as Invoke-Command).
 
 .PARAMETER TimeoutSeconds
     Wall-clock limit per server; a server still running after it is recorded as timeout (default 300).
@@ -149,7 +149,7 @@ param(
     [int]$MaxLogLines = 200,
 
     [ValidateRange(1, 256)]
-    [int]$ThrottleLimit = 16,
+    [int]$ThrottleLimit = 32,
 
     [ValidateRange(10, 86400)]
     [int]$TimeoutSeconds = 300,

@@ -95,7 +95,7 @@
     eems-check README). The mail parameters above are passed as well when given.
 
 .PARAMETER Parallel
-    How many servers are collected at once (default 16).
+    How many servers are collected at once (default 32, as Invoke-Command).
 
 .PARAMETER ProbeOcs
     From each server, request the Office Config Service through its InternetWebProxy, as EEMS would.

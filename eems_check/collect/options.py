@@ -50,7 +50,7 @@ class ScanOptions:
     wsman_port: int | None = None
     ca_bundle: str | None = None
     verify_tls: bool = True
-    parallel: int = 16
+    parallel: int = 32  # as PowerShell's own Invoke-Command -ThrottleLimit
     connect_timeout: float = 10.0
     operation_timeout: int = 20
     server_timeout: float = 300.0
