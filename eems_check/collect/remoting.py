@@ -44,6 +44,7 @@ from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
 
 from ..model import CollectionStatus
+from .clixml import NotPlain, read_plain
 from .lean_http import LeanHTTPAdapter
 from .plain import PSBag
 
@@ -205,12 +206,19 @@ class _ReusingSerializer(Serializer):
         return cast(ET.Element, cached)  # bytes: see the class docstring
 
     def deserialize(self, element: ET.Element | str, metadata: Any = None, clear: bool = True) -> Any:
-        """Two shortcuts, same results:
+        """Three shortcuts, same results:
+        * an output object is read straight into plain shapes by `clixml.read_plain` (it says which shapes
+          it leaves to pypsrp);
         * a primitive inside an object (`<S>`, `<I32>`, `<B>`, ...) is converted at once. pypsrp first writes
           every element it reads back out as text, which made reading Get-ExchangeServer's answer cost about
           4 ms of CPU per server listed;
         * the pool-opening answers (capability, private data, pool state) come alike from every server of a
           version: each distinct text is parsed once. pypsrp only reads these objects, never changes them."""
+        if clear and metadata is None and isinstance(element, str) and element.startswith("<Obj"):
+            try:
+                return read_plain(element)  # output objects: straight to plain shapes (see clixml)
+            except NotPlain:
+                pass
         if not clear and isinstance(element, ET.Element):
             convert = _PRIMITIVES.get(element.tag)
             if convert is not None and element.text is not None:
@@ -643,8 +651,8 @@ def scrub(text: str, password: str | None) -> str:
 def to_plain(value: Any) -> Any:
     """A pypsrp value as plain Python: scalars stay, objects become `PSBag`, lists stay lists, stream records
     become their message text, an enum becomes its name, a MultiValuedProperty its list of values."""
-    if isinstance(value, (str, bool, int, float)) or value is None:
-        return value
+    if isinstance(value, (str, bool, int, float, PSBag)) or value is None:
+        return value  # a PSBag is plain already: output objects are read straight into bags (clixml)
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, (list, tuple)):

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import spnego
+from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1  # private, but pinned with pyspnego
 from spnego.exceptions import SpnegoError
 
 from eems_check.lab.orgfile import Account
@@ -83,11 +84,11 @@ class NtlmUserStore:
     def register(cls, accounts: Iterable[Account], dns_domain: str) -> int:
         lines: list[str] = []
         for acc in accounts:
-            if acc.domain:
-                lines.append(f"{acc.domain}:{acc.user}:{acc.password}")
-                lines.append(f":{acc.user}@{dns_domain}:{acc.password}")
-            else:
-                lines.append(f":{acc.user}:{acc.password}")
+            # smbpasswd lines (name:uid:LM:NT:flags:time) carry the hashes, so the acceptor does not derive them
+            # (the LM one with a pure-Python DES) for every connection, and a password may hold any character.
+            hashes = f"{lmowfv1(acc.password).hex().upper()}:{ntowfv1(acc.password).hex().upper()}"
+            names = [f"{acc.domain}\\{acc.user}", f"{acc.user}@{dns_domain}"] if acc.domain else [acc.user]
+            lines.extend(f"{name}:1000:{hashes}:[U]:LCT-00000000" for name in names)
         with cls._lock:
             handle = cls._next
             cls._next += 1

@@ -1,0 +1,205 @@
+"""Read one CLIXML output object ([MS-PSRP] 2.2.5) straight into the plain shapes of `plain`.
+
+What it does: `read_plain(text)` gives what `remoting.to_plain` makes of pypsrp's reading of the same text, for the
+shapes cmdlets return: property objects (`<Props>`, `<MS>`, `<ToString>`, type names, `<Ref>`s), enums (a
+primitive with its ToString), multi-valued properties (a `<LST>` inside a typed object) and primitives. For any
+other shape it raises `NotPlain`, and the caller reads the text with pypsrp instead; tests hold the two readings
+equal. pypsrp writes every element it reads back out as text first, which made reading Get-ExchangeServer's
+answer cost several milliseconds of CPU per server listed.
+
+What it must not do: import a remoting library, or guess: a shape it is not sure of is `NotPlain`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+
+from .plain import PSBag
+
+__all__ = ["NotPlain", "read_plain", "unescape"]
+
+
+class NotPlain(Exception):
+    """The text holds a shape this reader leaves to pypsrp."""
+
+
+# pypsrp turns an object into a generic property object when the first of its type names it knows is one of
+# these; these System types it does not know at all, so they do not decide anything. Any other System type
+# (lists, dictionaries, records, ...) gets special treatment there, so it is NotPlain here.
+_GENERIC = frozenset({"System.Object", "System.Management.Automation.PSObject"})
+_NEUTRAL = frozenset({"System.Enum", "System.ValueType", "System.MarshalByRefObject"})
+_ESCAPE = re.compile(r"_x([A-Za-z0-9_]{4})_")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_LISTS = frozenset({"LST", "IE", "STK", "QUE"})
+_LIST_TEXT = tuple(f"<{tag}" for tag in sorted(_LISTS))
+
+
+def unescape(text: str | None) -> str:
+    """A CLIXML string with its `_xHHHH_` escapes ([MS-PSRP] 2.2.5.1.1) undone, UTF-16 pairs joined."""
+    if not text:
+        return ""
+    if "_x" not in text:
+        return text
+
+    def unit(match: re.Match[str]) -> str:
+        digits = match.group(1)
+        if not set(digits) <= _HEX:
+            raise NotPlain(f"not an escape: {match.group(0)}")
+        return chr(int(digits, 16))
+
+    joined = _ESCAPE.sub(unit, text)
+    try:
+        return joined.encode("utf-16-be", "surrogatepass").decode("utf-16-be")
+    except UnicodeDecodeError as exc:
+        raise NotPlain("a lone UTF-16 surrogate") from exc
+
+
+def _integer(text: str) -> int:
+    return int(text)
+
+
+def _guid(text: str) -> str:
+    return str(uuid.UUID(text))
+
+
+_PRIMITIVES: dict[str, Callable[[str], Any]] = {
+    **dict.fromkeys(("S", "ToString", "URI", "XD", "SBK"), unescape),
+    "B": lambda text: text.lower() == "true",
+    "C": lambda text: chr(int(text)),
+    **dict.fromkeys(("By", "SB", "U16", "I16", "U32", "I32", "U64", "I64"), _integer),
+    **dict.fromkeys(("Sg", "Db"), float),
+    **dict.fromkeys(("DT", "TS", "D", "Version"), str),
+    "G": _guid,
+}
+_EMPTY_IS_TEXT = frozenset({"S", "ToString", "URI", "XD", "SBK"})
+
+
+def read_plain(text: str) -> Any:
+    """The plain value of one serialized object (see the module docstring); `NotPlain` when unsure."""
+    try:
+        element = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise NotPlain("not XML") from exc
+    return _Reader().value(element)
+
+
+class _Reader:
+    __slots__ = ("objects", "types")
+
+    def __init__(self) -> None:
+        self.types: dict[str, tuple[str, ...]] = {}
+        self.objects: dict[str, Any] = {}
+
+    def value(self, element: ET.Element) -> Any:
+        tag = element.tag
+        convert = _PRIMITIVES.get(tag)
+        if convert is not None:
+            if element.text is None:
+                if tag in _EMPTY_IS_TEXT:
+                    return ""
+                raise NotPlain(f"an empty <{tag}>")
+            try:
+                return convert(element.text)
+            except ValueError as exc:
+                raise NotPlain(f"a bad <{tag}>") from exc
+        if tag == "Nil":
+            return None
+        if tag == "Ref":
+            ref = element.get("RefId")
+            if ref not in self.objects:
+                raise NotPlain("a reference to an unknown object")
+            return self.objects[ref]
+        if tag == "Obj":
+            return self._object(element)
+        raise NotPlain(f"a <{tag}>")
+
+    def _object(self, element: ET.Element) -> Any:
+        types = self._types(element)
+        if types and not _is_generic(types):
+            raise NotPlain("an object pypsrp reads specially")
+        adapted: dict[str, Any] = {}
+        extended: dict[str, Any] = {}
+        to_string: str | None = None
+        extra: list[ET.Element] = []
+        for child in element:
+            if child.tag in ("TN", "TNRef"):
+                continue
+            if child.tag == "Props":
+                adapted.update(self._members(child))
+            elif child.tag == "MS":
+                extended.update(self._members(child))
+            elif child.tag == "ToString":
+                to_string = unescape(child.text)
+            else:
+                extra.append(child)
+        result = self._shape(adapted, extended, to_string, types, extra)
+        ref = element.get("RefId")
+        if ref is not None:
+            self.objects[ref] = result
+        return result
+
+    def _shape(
+        self,
+        adapted: dict[str, Any],
+        extended: dict[str, Any],
+        to_string: str | None,
+        types: tuple[str, ...],
+        extra: list[ET.Element],
+    ) -> Any:
+        if any(child.tag in _EMPTY_IS_TEXT and (child.text or "").startswith(_LIST_TEXT) for child in extra):
+            raise NotPlain("a string that pypsrp's reader would take for an embedded list")
+        listed = next((child for child in extra if child.tag in _LISTS), None)
+        if listed is not None:
+            return [_Reader().value(item) for item in listed]  # read alone, as pypsrp reads an embedded list
+        if any(child.tag not in _PRIMITIVES and child.tag != "Nil" for child in extra):
+            raise NotPlain("an object with other embedded data")
+        props = {**adapted, **extended}
+        if props:
+            return PSBag(props, to_string, types)
+        if to_string is not None:
+            return to_string  # an enum or a value type: its ToString is what PowerShell shows
+        return self.value(extra[0]) if extra else None
+
+    def _members(self, holder: ET.Element) -> dict[str, Any]:
+        members: dict[str, Any] = {}
+        for member in holder:
+            name = member.get("N")
+            if name is None:
+                raise NotPlain("a property without a name")
+            members[name] = self.value(member)
+        return members
+
+    def _types(self, element: ET.Element) -> tuple[str, ...]:
+        names = element.find("TN")
+        if names is not None:
+            if any(t.text is None for t in names):
+                raise NotPlain("an empty type name")
+            found = tuple(t.text or "" for t in names)
+            ref = names.get("RefId")
+            if ref is not None:
+                self.types[ref] = found
+            if found:
+                return found
+        pointer = element.find("TNRef")
+        if pointer is not None:
+            ref = pointer.get("RefId")
+            if ref not in self.types:
+                raise NotPlain("a reference to unknown type names")
+            return self.types[ref]
+        return ()
+
+
+def _is_generic(types: tuple[str, ...]) -> bool:
+    for name in types:
+        known = name[len("Deserialized.") :] if name.startswith("Deserialized.System.") else name
+        if known in _GENERIC:
+            return True
+        if known in _NEUTRAL:
+            continue
+        if known.startswith(("System.", "Selected.")) or known.endswith("[]"):
+            return False
+    return False
