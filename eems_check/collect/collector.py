@@ -110,6 +110,13 @@ def server_schema() -> dict[str, Any]:
     return {"$defs": defs, **defs["server"]}
 
 
+@cache
+def _server_validator() -> jsonschema.Draft202012Validator:
+    """Built once: every server's answer is checked against the same schema, from many threads (validating
+    keeps no state in the validator)."""
+    return jsonschema.Draft202012Validator(server_schema())
+
+
 def read_collector_output(output: Sequence[Any], bounds: Bounds, expected: str) -> CollectorReading:
     """Parse and check the collector's answer for the server named `expected`."""
     text = _pick_text(output)
@@ -205,9 +212,7 @@ def _normalised(fields: dict[str, Any]) -> dict[str, Any]:
         probe = normalise_powershell(probe, server_schema())
     except InventoryError as exc:
         raise CollectorOutputError(f"the collector's answer is cut short: {exc}") from None
-    errors = sorted(
-        jsonschema.Draft202012Validator(server_schema()).iter_errors(probe), key=lambda e: list(e.absolute_path)
-    )
+    errors = sorted(_server_validator().iter_errors(probe), key=lambda e: list(e.absolute_path))
     if errors:
         where = ".".join(str(p) for p in errors[0].absolute_path) or "document"
         raise CollectorOutputError(

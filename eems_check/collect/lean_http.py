@@ -21,11 +21,12 @@ import contextlib
 import select
 import socket
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
+from requests.sessions import merge_hooks
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
@@ -243,3 +244,45 @@ def _dropped(sock: socket.socket) -> bool:
     except (OSError, ValueError):
         return True
     return bool(readable)
+
+
+class LeanSession(requests.Session):
+    """A requests session whose WinRM requests are prepared without requests' general merging.
+
+    pypsrp sends every request through `Session.prepare_request`: for a WinRM session each is a POST of bytes
+    (or nothing) with headers and the session's auth, never with cookies, params, files or JSON, and merging all
+    of those cost about 0.35 ms of CPU per request. Such a request is prepared here directly (same method, URL,
+    headers, body, Content-Length, hooks and auth as requests would give: a test compares the two); anything
+    else still goes through requests. `adopt` turns pypsrp's freshly built session into one of these."""
+
+    @classmethod
+    def adopt(cls, session: requests.Session) -> LeanSession:
+        session.__class__ = cls  # same attributes, one method more specific; pypsrp keeps its reference
+        return cast(LeanSession, session)
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        data = request.data
+        plain = (
+            isinstance(request.url, str)
+            and isinstance(data, (bytes, type(None)))
+            and not (request.files or request.json is not None or request.params or request.cookies or self.cookies)
+        )
+        if not plain:
+            return super().prepare_request(request)
+        prepared = requests.PreparedRequest()
+        prepared.method = str(request.method).upper()
+        prepared.url = request.url
+        headers: CaseInsensitiveDict[Any] = CaseInsensitiveDict(self.headers)
+        for name, value in (request.headers or {}).items():
+            if value is None:
+                headers.pop(name, None)
+            else:
+                headers[name] = value
+        prepared.headers = headers
+        prepared.body = data or None
+        prepared.prepare_content_length(prepared.body)
+        prepared.prepare_hooks(merge_hooks(request.hooks, self.hooks))
+        auth = request.auth or self.auth
+        if auth is not None:
+            prepared.prepare_auth(auth)
+        return prepared

@@ -45,7 +45,7 @@ from pypsrp.wsman import WSMan
 
 from ..model import CollectionStatus
 from .clixml import NotPlain, read_plain
-from .lean_http import LeanHTTPAdapter
+from .lean_http import LeanHTTPAdapter, LeanSession
 from .plain import PSBag
 
 log = logging.getLogger(__name__)
@@ -296,12 +296,14 @@ def _tune_session(wsman: WSMan, *, lean: bool) -> None:
     """Build pypsrp's requests session now, and make it cheaper. (Private pypsrp attributes: pinned to <1.)
     * pypsrp decides the proxy once (none: no_proxy=True) but leaves requests' trust_env on, so every request
       scans os.environ for proxy variables again: measured at about 20 ms of CPU per server. Turn that off.
-    * `lean`: plain HTTP goes through `LeanHTTPAdapter` (one keep-alive socket) instead of urllib3's pool."""
+    * `lean`: plain HTTP goes through `LeanHTTPAdapter` (one keep-alive socket) instead of urllib3's pool, requests
+      are prepared by `LeanSession`, and the first auth token goes eagerly (`_EagerNegotiateAuth`)."""
     transport = wsman.transport
     if transport.session is None:
         transport.session = transport._build_session()
     transport.session.trust_env = False
     if lean:
+        LeanSession.adopt(transport.session)
         transport.session.mount("http://", LeanHTTPAdapter())
         auth = transport.session.auth
         if type(auth) is HTTPNegotiateAuth:

@@ -12,7 +12,7 @@ from typing import BinaryIO
 import pytest
 import requests
 
-from eems_check.collect.lean_http import LeanHTTPAdapter
+from eems_check.collect.lean_http import LeanHTTPAdapter, LeanSession
 from eems_check.collect.remoting import Credentials, Target, classify
 from eems_check.model import CollectionStatus as S
 
@@ -175,3 +175,48 @@ def test_it_refuses_to_speak_tls() -> None:
     request = requests.Request("POST", "https://127.0.0.1:5986/wsman", data=b"a").prepare()
     with pytest.raises(requests.exceptions.InvalidURL):
         adapter.send(request, timeout=1)
+
+
+def _stock_and_lean() -> tuple[requests.Session, requests.Session]:
+    stock, lean = requests.Session(), requests.Session()
+    for s in (stock, lean):
+        s.trust_env = False
+        s.headers.update({"User-Agent": "Python PSRP Client", "Accept-Encoding": "identity"})
+        s.auth = _Marker()
+    return stock, LeanSession.adopt(lean)
+
+
+class _Marker(requests.auth.AuthBase):
+    """An auth that marks the request, as pypsrp's Negotiate auth adds a header and a hook."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Connection"] = "Keep-Alive"
+        r.register_hook("response", _hook)
+        return r
+
+
+def _hook(response: requests.Response, **kwargs: object) -> requests.Response:
+    return response
+
+
+@pytest.mark.parametrize(("data", "headers"), [
+    (b"<s:Envelope/>", {"Content-Type": "application/soap+xml;charset=UTF-8"}),
+    (None, {}),
+    (b"", {"Content-Type": "x", "Accept-Encoding": None}),
+    (b"sealed", {"Content-Type": 'multipart/encrypted;boundary="Encrypted Boundary"', "Content-Length": "6"}),
+])
+def test_lean_sessions_prepare_winrm_requests_as_requests_does(data: bytes | None, headers: dict[str, str]) -> None:
+    stock, lean = _stock_and_lean()
+    made = [s.prepare_request(requests.Request("POST", "http://ex01.contoso.lab:5985/wsman", data=data,
+                                               headers=dict(headers))) for s in (stock, lean)]
+    a, b = made
+    assert (a.method, a.url, a.body) == (b.method, b.url, b.body)
+    assert dict(a.headers) == dict(b.headers)
+    assert a.hooks == b.hooks
+
+
+def test_lean_sessions_leave_anything_else_to_requests() -> None:
+    _, lean = _stock_and_lean()
+    prepared = lean.prepare_request(requests.Request("POST", "http://ex01.contoso.lab/x", params={"a": "1"},
+                                                     json={"k": "v"}))
+    assert prepared.url == "http://ex01.contoso.lab/x?a=1" and prepared.body == b'{"k": "v"}'
