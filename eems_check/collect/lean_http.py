@@ -261,7 +261,7 @@ class LeanSession(requests.Session):
         return cast(LeanSession, session)
 
     def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
-        data = request.data
+        data = request.data if request.data != [] else None  # requests.Request turns data=None into []
         plain = (
             isinstance(request.url, str)
             and isinstance(data, (bytes, type(None)))

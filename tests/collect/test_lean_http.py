@@ -215,6 +215,13 @@ def test_lean_sessions_prepare_winrm_requests_as_requests_does(data: bytes | Non
     assert a.hooks == b.hooks
 
 
+def test_a_bodiless_request_is_prepared_without_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, lean = _stock_and_lean()
+    monkeypatch.setattr(requests.Session, "prepare_request", None)  # the general path must not be taken
+    prepared = lean.prepare_request(requests.Request("POST", "http://ex01.contoso.lab:5985/wsman", data=None))
+    assert prepared.body is None and prepared.headers["Content-Length"] == "0"
+
+
 def test_lean_sessions_leave_anything_else_to_requests() -> None:
     _, lean = _stock_and_lean()
     prepared = lean.prepare_request(requests.Request("POST", "http://ex01.contoso.lab/x", params={"a": "1"},
