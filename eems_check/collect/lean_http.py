@@ -21,7 +21,7 @@ import contextlib
 import select
 import socket
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -253,12 +253,7 @@ class LeanSession(requests.Session):
     (or nothing) with headers and the session's auth, never with cookies, params, files or JSON, and merging all
     of those cost about 0.35 ms of CPU per request. Such a request is prepared here directly (same method, URL,
     headers, body, Content-Length, hooks and auth as requests would give: a test compares the two); anything
-    else still goes through requests. `adopt` turns pypsrp's freshly built session into one of these."""
-
-    @classmethod
-    def adopt(cls, session: requests.Session) -> LeanSession:
-        session.__class__ = cls  # same attributes, one method more specific; pypsrp keeps its reference
-        return cast(LeanSession, session)
+    else still goes through requests."""
 
     def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
         data = request.data if request.data != [] else None  # requests.Request turns data=None into []

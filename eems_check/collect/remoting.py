@@ -293,21 +293,47 @@ def _reuse_serialised_messages(pool: RunspacePool, pipeline_key: Hashable | None
 
 
 def _tune_session(wsman: WSMan, *, lean: bool) -> None:
-    """Build pypsrp's requests session now, and make it cheaper. (Private pypsrp attributes: pinned to <1.)
+    """Give pypsrp's transport its requests session now, cheaper than its own. (Private pypsrp attributes:
+    pinned to <1.)
     * pypsrp decides the proxy once (none: no_proxy=True) but leaves requests' trust_env on, so every request
       scans os.environ for proxy variables again: measured at about 20 ms of CPU per server. Turn that off.
-    * `lean`: plain HTTP goes through `LeanHTTPAdapter` (one keep-alive socket) instead of urllib3's pool, requests
-      are prepared by `LeanSession`, and the first auth token goes eagerly (`_EagerNegotiateAuth`)."""
+    * `lean` (plain HTTP, Negotiate family): a `LeanSession` on `LeanHTTPAdapter` (one keep-alive socket), with
+      the first auth token sent eagerly (`_EagerNegotiateAuth`); see `_lean_session`."""
     transport = wsman.transport
+    if lean:
+        transport.session = _lean_session(transport)
+        return
     if transport.session is None:
         transport.session = transport._build_session()
     transport.session.trust_env = False
-    if lean:
-        LeanSession.adopt(transport.session)
-        transport.session.mount("http://", LeanHTTPAdapter())
-        auth = transport.session.auth
-        if type(auth) is HTTPNegotiateAuth:
-            transport.session.auth = _EagerNegotiateAuth.like(auth)
+
+
+def _lean_session(transport: Any) -> LeanSession:
+    """The session pypsrp would build for a plain-HTTP WinRM endpoint, without what it then throws away: its
+    environment proxy lookup (no proxy is used) and its two urllib3 adapters (the lean one replaces them). The
+    headers are pypsrp's own, taken once from a session it built; the auth is built by pypsrp as usual."""
+    session = LeanSession()
+    session.trust_env = False
+    session.headers.clear()
+    session.headers.update(_pypsrp_headers(transport))
+    session.verify = False  # plain HTTP: no certificate to check
+    getattr(transport, f"_build_auth_{transport.auth}")(session)
+    if type(session.auth) is HTTPNegotiateAuth:
+        session.auth = _EagerNegotiateAuth.like(session.auth)
+    session.mount("http://", LeanHTTPAdapter())
+    return session
+
+
+_PYPSRP_HEADERS: dict[str, str] = {}
+
+
+def _pypsrp_headers(transport: Any) -> dict[str, str]:
+    """The default headers of pypsrp's sessions (User-Agent, Accept-Encoding: identity, ...), read once."""
+    if not _PYPSRP_HEADERS:
+        built = transport._build_session()
+        _PYPSRP_HEADERS.update({str(k): str(v) for k, v in built.headers.items()})
+        built.close()
+    return _PYPSRP_HEADERS
 
 
 class _EagerNegotiateAuth(HTTPNegotiateAuth):

@@ -4,19 +4,29 @@ psrpcore 0.3.1 has no public way to
 * mark a server pipeline Running *without* emitting PIPELINE_STATE=Running (Windows PowerShell 5.1
   never sends that message), nor
 * end a pipeline **Failed** with an ErrorRecord (only ``complete()`` and ``stop()`` exist).
+Both go through ``ServerPipeline._change_state``.
 
-Both go through ``ServerPipeline._change_state``. Nothing else in the lab may call private psrpcore
-members; if psrpcore changes, this module is the one to adapt.
+It also makes psrpcore read each distinct opening message of a client (SESSION_CAPABILITY,
+INIT_RUNSPACEPOOL, CREATE_PIPELINE) once per process (``reuse_client_messages``): a scan sends every
+simulated server the same bytes, and reading them was the largest share of the lab's CPU per server.
+psrpcore builds its own objects from the ones read (the event properties), and reads them only.
+
+Nothing else in the lab may call private psrpcore members; if psrpcore changes, this module is the one
+to adapt.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Hashable
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import psrpcore
-from psrpcore.types import ErrorRecord, PSInvocationState
+import psrpcore._base as _psrpcore_base
+from psrpcore.types import ErrorRecord, PSInvocationState, PSRPMessageType
 
-__all__ = ["fail_pipeline", "mark_running_silently"]
+__all__ = ["fail_pipeline", "mark_running_silently", "reuse_client_messages"]
 
 try:
     _VERSION = version("psrpcore")
@@ -34,3 +44,53 @@ def mark_running_silently(pipeline: psrpcore.ServerPipeline) -> None:
 def fail_pipeline(pipeline: psrpcore.ServerPipeline, error: ErrorRecord) -> None:
     """Running -> Failed, queuing PIPELINE_STATE=Failed carrying ``error`` as ExceptionAsErrorRecord."""
     pipeline._change_state(PSInvocationState.Failed, error=error)
+
+
+_REUSABLE = frozenset(
+    {PSRPMessageType.SessionCapability, PSRPMessageType.InitRunspacePool, PSRPMessageType.CreatePipeline}
+)
+_READ_LIMIT = 64
+_reading = threading.local()  # the key of the reusable message this thread is processing, if any
+_read: dict[Hashable, Any] = {}
+_install_lock = threading.Lock()
+
+
+def reuse_client_messages() -> None:
+    """Install, once per process, the reuse of what psrpcore read from identical client messages."""
+    with _install_lock:
+        if getattr(_psrpcore_base, "_eems_lab_reuse", False):
+            return
+        process = _psrpcore_base.RunspacePool._process_message
+        deserialize = _psrpcore_base.deserialize
+
+        def process_message(self: Any, message: Any) -> Any:
+            reusable = message.message_type in _REUSABLE
+            _reading.key = (message.message_type, bytes(message.data)) if reusable else None
+            try:
+                return process(self, message)
+            finally:
+                _reading.key = None
+
+        def read(value: Any, cipher: Any, **kwargs: Any) -> Any:
+            key = getattr(_reading, "key", None)
+            if key is None:
+                return deserialize(value, cipher, **kwargs)
+            full = (key, *(_capability(kwargs.get(name)) for name in ("our_capability", "their_capability")))
+            found = _read.get(full)
+            if found is None:
+                found = deserialize(value, cipher, **kwargs)
+                if len(_read) >= _READ_LIMIT:
+                    _read.clear()
+                _read[full] = found
+            return found
+
+        _psrpcore_base.RunspacePool._process_message = process_message  # type: ignore[method-assign]
+        _psrpcore_base.deserialize = read
+        _psrpcore_base._eems_lab_reuse = True  # type: ignore[attr-defined]
+
+
+def _capability(capability: Any) -> Hashable:
+    if capability is None:
+        return None
+    names = ("protocolversion", "PSVersion", "SerializationVersion")
+    return tuple(str(getattr(capability, name, "")) for name in names)

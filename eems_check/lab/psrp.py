@@ -136,6 +136,7 @@ class LabShell:
         self.created = time.time()
         self.last_activity = self.created
         self.cond = threading.Condition()
+        compat.reuse_client_messages()
         self.pool = psrpcore.ServerRunspacePool(application_private_data=windows_powershell_private_data())
         self.pool_queue: deque[bytes] = deque()
         self.runs: dict[uuid.UUID, _Run] = {}

@@ -178,12 +178,12 @@ def test_it_refuses_to_speak_tls() -> None:
 
 
 def _stock_and_lean() -> tuple[requests.Session, requests.Session]:
-    stock, lean = requests.Session(), requests.Session()
+    stock, lean = requests.Session(), LeanSession()
     for s in (stock, lean):
         s.trust_env = False
         s.headers.update({"User-Agent": "Python PSRP Client", "Accept-Encoding": "identity"})
         s.auth = _Marker()
-    return stock, LeanSession.adopt(lean)
+    return stock, lean
 
 
 class _Marker(requests.auth.AuthBase):

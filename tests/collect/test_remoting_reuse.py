@@ -24,6 +24,7 @@ from pypsrp.wsman import WSMan
 
 from eems_check.collect import remoting
 from eems_check.collect.collector import Bounds, collector_parameters, collector_script
+from eems_check.collect.lean_http import LeanHTTPAdapter, LeanSession
 
 from .conftest import FIXTURES
 
@@ -100,3 +101,27 @@ def test_ntlm_secret_is_the_nt_hash_of_the_password(password: str, nt_hash: str 
     assert lm == "0" * 32 and len(nt) == 32 and nt != password.partition(":")[2]
     if nt_hash is not None:
         assert nt == nt_hash
+
+
+@pytest.mark.parametrize("auth", ["ntlm", "negotiate", "kerberos"])
+def test_a_lean_session_is_the_one_pypsrp_would_build_on_the_lean_transport(auth: str) -> None:
+    target = remoting.Target("ex01.contoso.lab", "127.0.10.1", 5985, False)
+    creds = remoting.Credentials(auth=auth, username="CONTOSO\\scanner", password="pw", spn_service="HTTP")
+    transport: Any = remoting._wsman(target, creds, "wsman", lean=True).transport
+    session = transport.session
+    stock = transport._build_session()
+    assert isinstance(session, LeanSession) and not session.trust_env and session.verify is False
+    assert dict(session.headers) == dict(stock.headers)
+    assert isinstance(session.get_adapter("http://127.0.10.1:5985/wsman"), LeanHTTPAdapter)
+    eager, plain = session.auth, stock.auth
+    assert isinstance(eager, remoting._EagerNegotiateAuth) and not eager.send_cbt
+    for name in ("username", "auth_provider", "service", "delegate", "hostname_override", "wrap_required"):
+        assert getattr(eager, name) == getattr(plain, name), name
+    assert eager.password == plain.password  # the NT-hash form for NTLM, as given to pypsrp
+
+
+def test_https_and_basic_sessions_stay_pypsrps_own() -> None:
+    target = remoting.Target("ex01.contoso.lab", "127.0.10.1", 5986, True)
+    creds = remoting.Credentials(auth="basic", username="scanner", password="pw")
+    session: Any = remoting._wsman(target, creds, "wsman", lean=True).transport.session
+    assert not isinstance(session, LeanSession) and not session.trust_env
