@@ -19,7 +19,7 @@ import logging
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -29,7 +29,13 @@ from typing import Any, ClassVar, cast
 import requests
 import spnego
 from pypsrp._utils import get_hostname
-from pypsrp.complex_objects import ComplexObject, ErrorRecord, GenericComplexObject, InformationalRecord
+from pypsrp.complex_objects import (
+    ComplexObject,
+    ErrorRecord,
+    GenericComplexObject,
+    InformationalRecord,
+    PSInvocationState,
+)
 from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
 from pypsrp.messages import (
     ApplicationPrivateData,
@@ -440,8 +446,10 @@ class ExchangeSession:
         self._pool = None
         self._wsman = None
 
-    def run_cmdlet(self, name: str, **params: Any) -> CommandResult:
-        """Run one cmdlet. Parameter values must be str, int, bool, None (a switch) or lists of those."""
+    def run_cmdlet(self, name: str, on_output: Callable[[Any], None] | None = None, **params: Any) -> CommandResult:
+        """Run one cmdlet. Parameter values must be str, int, bool, None (a switch) or lists of those.
+        `on_output` (a name no cmdlet parameter can have) is given each output object, plain, as soon as a
+        Receive brings it, so a caller can start on the first servers while the list is still arriving."""
         if not _CMDLET_NAME.match(name):
             raise ValueError(f"not a cmdlet name: {name!r}")
         for key, value in params.items():
@@ -454,8 +462,19 @@ class ExchangeSession:
             ps.add_cmdlet(name)
             for key, value in params.items():
                 ps.add_parameter(key, value)
-            output = ps.invoke()
-            return _result(ps, output)
+            if on_output is None:
+                return _result(ps, ps.invoke())
+            ps.begin_invoke()
+            handed = 0
+            while True:
+                running = ps.state == PSInvocationState.RUNNING
+                if running:
+                    ps.poll_invoke()  # one Receive; the server's "no output yet" timeout is retried by pypsrp
+                for item in ps.output[handed:]:
+                    on_output(to_plain(item))
+                handed = len(ps.output)
+                if not running:
+                    return _result(ps, ps.output)
 
 
 def run_script(target: Target, creds: Credentials, script: str, parameters: Mapping[str, Any]) -> CommandResult:

@@ -18,8 +18,9 @@ import datetime as dt
 import functools
 import logging
 import socket
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from .options import ScanOptions
 from .plain import PSBag, text
 from .records import collection_outcome, exchange_facts, server_record
 from .remoting import CommandResult, ExchangeSession, RemoteFailure, run_script, scrub
-from .watchdog import Outcome, run_bounded
+from .watchdog import Feed, Outcome, run_bounded, run_fed
 
 __all__ = ["DiscoveryAuthError", "DiscoveryError", "ProgressCallback", "ScanOptions", "scan"]
 
@@ -60,56 +61,51 @@ class _Org:
 
 
 def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inventory:
-    """Discover the organisation, collect every selected server, and return the inventory."""
+    """Discover the organisation, collect every selected server, and return the inventory.
+
+    Collection starts with the first servers Get-ExchangeServer returns, while the rest of its answer is still
+    arriving: in a large organisation that answer takes many Receives. If discovery then fails, the servers
+    already started are abandoned and the scan fails as before."""
     if not options.verify_tls:
         log.warning(
             "TLS CERTIFICATE CHECKS ARE OFF (--no-verify-tls): anyone on the path can read and change "
             "this scan, and capture the credentials it sends"
         )
     started = dt.datetime.now(dt.timezone.utc)
-    org = _discover(options)
-    selected, unknown = _select(org.servers, options)
-    facts = [exchange_facts(bag) for bag in selected]
-    records: list[ServerRecord | None] = [None] * (len(facts) + len(unknown))
-    counts = {"done": 0, "failed": 0}
-    total = len(records)
-
-    def finish(index: int, record: ServerRecord) -> None:
-        records[index] = record
-        counts["done"] += 1
-        counts["failed"] += record.collection.status in FAILED
-        if progress is not None:
-            progress(counts["done"], counts["failed"], total)
-
-    if progress is not None:
-        progress(0, 0, total)
-    scanned: list[int] = []
-    for i, f in enumerate(facts):
-        if f["is_edge"]:
-            finish(i, server_record(f, None, CollectionStatus.NOT_SCANNED, EDGE_REASON, started, None))
-        else:
-            scanned.append(i)
-    for j, name in enumerate(unknown, start=len(facts)):
-        reason = f"Get-ExchangeServer on {options.discovery} does not list this server"
-        finish(j, server_record({"name": name}, None, CollectionStatus.NOT_SCANNED, reason, started, None))
-
-    def outcome(k: int, result: Outcome[ServerRecord]) -> None:
-        i = scanned[k]
-        if result.value is not None:
-            finish(i, result.value)
-            return
-        if result.timed_out:
-            status = CollectionStatus.TIMEOUT
-            reason = f"no answer within {options.server_timeout:g} s; abandoned"
-        else:
-            status, reason = CollectionStatus.ERROR, f"internal error: {type(result.error).__name__}: {result.error}"
-        finish(i, _record(options, facts[i], None, status, reason, started, result.elapsed))
-
-    tasks = [functools.partial(_collect, options, facts[i]) for i in scanned]
-    run_bounded(
-        tasks, parallel=options.parallel, limit=options.server_timeout, on_outcome=outcome, name="eems-check-server"
+    board = _Board(options, started, progress)
+    feed: Feed[ServerRecord] = Feed()
+    collecting = threading.Thread(
+        target=run_fed,
+        args=(feed,),
+        kwargs={
+            "parallel": options.parallel,
+            "limit": options.server_timeout,
+            "on_outcome": board.outcome,
+            "name": "eems-check-server",
+        },
+        name="eems-check-collection",
+        daemon=True,
     )
-    servers = tuple(r for r in records if r is not None)
+    collecting.start()
+    selector = _Selector(options)
+
+    def admit(bag: PSBag) -> None:  # in the discovery thread, as Get-ExchangeServer's objects arrive
+        facts = selector.admit(bag)
+        if facts is not None:
+            board.admit(facts, feed)
+
+    try:
+        org = _discover(options, admit)
+    except BaseException:
+        board.stop_admitting()
+        feed.abort()
+        raise
+    board.stop_admitting()
+    for name in selector.unknown():
+        board.add_unknown(name)
+    feed.close()
+    collecting.join()
+    servers = board.records()
     if options.http_check:
         servers = _http_check(options, servers)
     return Inventory(
@@ -121,6 +117,84 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
         collector_host=socket.gethostname(),
         source=f"scan via {options.discovery}",
     )
+
+
+class _Board:
+    """The scan's records, one slot per server in discovery order, filled from several threads."""
+
+    def __init__(self, options: ScanOptions, started: dt.datetime, progress: ProgressCallback | None) -> None:
+        self._options = options
+        self._started = started
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._slots: list[ServerRecord | None] = []
+        self._facts: list[Mapping[str, Any]] = []
+        self._slot_of_task: dict[int, int] = {}
+        self._admitting = True
+        self._done = 0
+        self._failed = 0
+        self._report()
+
+    def admit(self, facts: Mapping[str, Any], feed: Feed[ServerRecord]) -> None:
+        """A selected server: Edge servers are recorded as not scanned, the others queued for collection."""
+        with self._lock:
+            if not self._admitting:
+                return  # a discovery abandoned at its time limit may still be delivering objects
+            slot = self._new_slot(facts)
+            if facts["is_edge"]:
+                self._fill(slot, self._not_scanned(facts, EDGE_REASON))
+            else:
+                self._slot_of_task[feed.put(functools.partial(_collect, self._options, facts))] = slot
+            self._report()
+
+    def add_unknown(self, name: str) -> None:
+        """A server named on the command line that Get-ExchangeServer does not list."""
+        reason = f"Get-ExchangeServer on {self._options.discovery} does not list this server"
+        with self._lock:
+            slot = self._new_slot({"name": name})
+            self._fill(slot, self._not_scanned({"name": name}, reason))
+            self._report()
+
+    def outcome(self, task: int, result: Outcome[ServerRecord]) -> None:
+        """A collection's outcome (in the collection thread)."""
+        with self._lock:
+            slot = self._slot_of_task[task]
+            record = result.value
+            if record is None:
+                if result.timed_out:
+                    status = CollectionStatus.TIMEOUT
+                    reason = f"no answer within {self._options.server_timeout:g} s; abandoned"
+                else:
+                    status = CollectionStatus.ERROR
+                    reason = f"internal error: {type(result.error).__name__}: {result.error}"
+                record = _record(self._options, self._facts[slot], None, status, reason, self._started, result.elapsed)
+            self._fill(slot, record)
+            self._report()
+
+    def stop_admitting(self) -> None:
+        with self._lock:
+            self._admitting = False
+
+    def records(self) -> tuple[ServerRecord, ...]:
+        with self._lock:
+            return tuple(r for r in self._slots if r is not None)
+
+    def _not_scanned(self, facts: Mapping[str, Any], reason: str) -> ServerRecord:
+        return server_record(facts, None, CollectionStatus.NOT_SCANNED, reason, self._started, None)
+
+    def _new_slot(self, facts: Mapping[str, Any]) -> int:
+        self._slots.append(None)
+        self._facts.append(facts)
+        return len(self._slots) - 1
+
+    def _fill(self, slot: int, record: ServerRecord) -> None:
+        self._slots[slot] = record
+        self._done += 1
+        self._failed += record.collection.status in FAILED
+
+    def _report(self) -> None:
+        if self._progress is not None:
+            self._progress(self._done, self._failed, len(self._slots))
 
 
 def _http_check(options: ScanOptions, servers: tuple[ServerRecord, ...]) -> tuple[ServerRecord, ...]:
@@ -137,13 +211,20 @@ def _http_check(options: ScanOptions, servers: tuple[ServerRecord, ...]) -> tupl
     return tuple(merge_http_check(s, results.get(s.name)) for s in servers)
 
 
-def _discover(options: ScanOptions) -> _Org:
+def _discover(options: ScanOptions, admit: Callable[[PSBag], None]) -> _Org:
+    """Get-OrganizationConfig, then Get-ExchangeServer, whose objects go to `admit` as they arrive (in the
+    discovery thread); raises `DiscoveryError`/`DiscoveryAuthError` when the organisation cannot be listed."""
     target = options.exchange_target(options.discovery)
     creds = options.credentials()
 
+    def each(item: Any) -> None:
+        if isinstance(item, PSBag):
+            admit(item)
+
     def work() -> tuple[CommandResult, CommandResult]:
         with ExchangeSession(target, creds) as session:
-            return session.run_cmdlet("Get-OrganizationConfig"), session.run_cmdlet("Get-ExchangeServer")
+            org = session.run_cmdlet("Get-OrganizationConfig")
+            return org, session.run_cmdlet("Get-ExchangeServer", on_output=each)
 
     box: list[Outcome[tuple[CommandResult, CommandResult]]] = []
     run_bounded(
@@ -191,26 +272,32 @@ def _discover(options: ScanOptions) -> _Org:
     )
 
 
-def _select(servers: Sequence[PSBag], options: ScanOptions) -> tuple[list[PSBag], list[str]]:
-    """The servers the options ask for, in Get-ExchangeServer order, and explicit names it does not list."""
-    wanted = {s.lower() for s in options.servers}
-    sites = {s.lower() for s in options.sites}
-    roles = {r.lower() for r in options.roles}
-    chosen: list[PSBag] = []
-    seen: set[str] = set()
-    for bag in servers:
+class _Selector:
+    """Which servers the options ask for, decided one Get-ExchangeServer object at a time, and at the end the
+    names given with --server that it did not list."""
+
+    def __init__(self, options: ScanOptions) -> None:
+        self._options = options
+        self._wanted = {s.lower() for s in options.servers}
+        self._sites = {s.lower() for s in options.sites}
+        self._roles = {r.lower() for r in options.roles}
+        self._seen: set[str] = set()
+
+    def admit(self, bag: PSBag) -> dict[str, Any] | None:
+        """The server's facts when the options select it, else None."""
         facts = exchange_facts(bag)
         names = {facts["name"].lower(), (facts["fqdn"] or "").lower()} - {""}
-        if wanted and not names & wanted:
-            continue
-        if sites and (facts["site"] or "").lower() not in sites:
-            continue
-        if roles and not {r.lower() for r in facts["roles"]} & roles:
-            continue
-        chosen.append(bag)
-        seen |= names
-    unknown = [s for s in dict.fromkeys(options.servers) if s.lower() not in seen]
-    return chosen, unknown
+        if self._wanted and not names & self._wanted:
+            return None
+        if self._sites and (facts["site"] or "").lower() not in self._sites:
+            return None
+        if self._roles and not {r.lower() for r in facts["roles"]} & self._roles:
+            return None
+        self._seen |= names
+        return facts
+
+    def unknown(self) -> list[str]:
+        return [s for s in dict.fromkeys(self._options.servers) if s.lower() not in self._seen]
 
 
 def _collect(options: ScanOptions, facts: Mapping[str, Any]) -> ServerRecord:

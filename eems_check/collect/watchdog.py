@@ -1,9 +1,11 @@
 """Runs tasks in daemon threads, a few at a time, each under a wall-clock limit that holds even if it hangs.
 
-What it does: `run_bounded` starts up to `parallel` tasks, hands each outcome (its value, its exception, or that it
-timed out) to a callback in the calling thread as soon as it is known, and abandons a task that passes its
-limit: its thread keeps running in the background (daemon, so the process can still exit) and whatever it
-returns later is dropped. An abandoned task no longer counts against `parallel`.
+What it does: `run_fed` starts up to `parallel` of the tasks a `Feed` hands it (from any thread, while it runs),
+hands each outcome (its value, its exception, or that it timed out) to a callback in the running thread as soon as
+it is known, and abandons a task that passes its limit: its thread keeps running in the background (daemon, so
+the process can still exit) and whatever it returns later is dropped. An abandoned task no longer counts against
+`parallel`. It returns when the feed is closed and every task has an outcome, or at once when the feed is
+aborted (running tasks are then abandoned). `run_bounded` is the same for a list of tasks known up front.
 
 What it must not do: know what the tasks do, retry them, or reuse anything an abandoned task touched.
 """
@@ -15,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -34,6 +36,29 @@ class Outcome(Generic[T]):
         self.elapsed = elapsed
 
 
+class Feed(Generic[T]):
+    """Tasks for `run_fed`, put from any thread; `close` says no more will come, `abort` stops the run."""
+
+    def __init__(self) -> None:
+        self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def put(self, task: Callable[[], T]) -> int:
+        """Queue `task`; returns its index (0, 1, ... in the order of `put`)."""
+        with self._lock:
+            index = self._count
+            self._count += 1
+        self._events.put(("task", index, task))
+        return index
+
+    def close(self) -> None:
+        self._events.put(("closed",))
+
+    def abort(self) -> None:
+        self._events.put(("abort",))
+
+
 def run_bounded(
     tasks: Sequence[Callable[[], T]],
     *,
@@ -43,27 +68,46 @@ def run_bounded(
     name: str = "eems-check",
 ) -> None:
     """Run every task; call `on_outcome(index, outcome)` once per task, in the calling thread."""
-    done: queue.Queue[tuple[int, Outcome[T]]] = queue.Queue()
-    pending = deque(range(len(tasks)))
+    feed: Feed[T] = Feed()
+    for task in tasks:
+        feed.put(task)
+    feed.close()
+    run_fed(feed, parallel=parallel, limit=limit, on_outcome=on_outcome, name=name)
+
+
+def run_fed(
+    feed: Feed[T],
+    *,
+    parallel: int,
+    limit: float,
+    on_outcome: Callable[[int, Outcome[T]], None],
+    name: str = "eems-check",
+) -> None:
+    """Run the tasks `feed` hands over until it is closed (or aborted); see the module docstring."""
+    events = feed._events
+    pending: deque[tuple[int, Callable[[], T]]] = deque()
     running: dict[int, tuple[float, float]] = {}  # index -> (started, deadline)
+    closed = False
 
-    def worker(index: int, started: float) -> None:
+    def worker(index: int, task: Callable[[], T], started: float) -> None:
         try:
-            value = tasks[index]()
+            value = task()
         except BaseException as exc:
-            done.put((index, Outcome(error=exc, elapsed=time.monotonic() - started)))
+            events.put(("done", index, Outcome(error=exc, elapsed=time.monotonic() - started)))
         else:
-            done.put((index, Outcome(value=value, elapsed=time.monotonic() - started)))
+            events.put(("done", index, Outcome(value=value, elapsed=time.monotonic() - started)))
 
-    while pending or running:
+    while not closed or pending or running:
         while pending and len(running) < max(1, parallel):
-            index = pending.popleft()
+            index, task = pending.popleft()
             started = time.monotonic()
             running[index] = (started, started + limit)
-            threading.Thread(target=worker, args=(index, started), name=f"{name}-{index}", daemon=True).start()
-        wait = max(0.0, min(deadline for _, deadline in running.values()) - time.monotonic())
+            threading.Thread(
+                target=worker, args=(index, task, started), name=f"{name}-{index}", daemon=True
+            ).start()
+        wait = max(0.0, min(deadline for _, deadline in running.values()) - time.monotonic()) if running else None
         try:
-            index, outcome = done.get(timeout=wait)
+            event = events.get(timeout=wait)
         except queue.Empty:
             now = time.monotonic()
             for index, (started, deadline) in list(running.items()):
@@ -71,6 +115,13 @@ def run_bounded(
                     del running[index]
                     on_outcome(index, Outcome(timed_out=True, elapsed=now - started))
             continue
-        if index in running:  # else: it was abandoned, and its late result is dropped
-            del running[index]
-            on_outcome(index, outcome)
+        kind = event[0]
+        if kind == "task":
+            pending.append((event[1], event[2]))
+        elif kind == "closed":
+            closed = True
+        elif kind == "abort":
+            return
+        elif event[1] in running:  # "done"; else it was abandoned, and its late result is dropped
+            del running[event[1]]
+            on_outcome(event[1], event[2])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import ssl
 
 import pytest
+import yaml
 
 from eems_check.collect import DiscoveryAuthError, DiscoveryError, scan
 from eems_check.collect.scan import FAILED
@@ -24,7 +26,10 @@ def demo_scan(demo_lab: LabOrg) -> Inventory:
     inventory = scan(lab_options(demo_lab, probe_ocs=True, run_get_mitigations=True),
                      lambda *p: progress.append(p))
     failed = sum(s.collection.status in FAILED for s in inventory.servers)
-    assert progress[0] == (0, 0, 13) and progress[-1] == (13, failed, 13) and len(progress) == 14
+    # The total grows as Get-ExchangeServer's objects arrive (collection starts on the first ones); it never
+    # shrinks, and nothing is done before it is counted.
+    assert progress[0] == (0, 0, 0) and progress[-1] == (13, failed, 13)
+    assert all(a[0] <= b[0] and a[2] <= b[2] and b[0] <= b[2] for a, b in itertools.pairwise(progress))
     return inventory
 
 
@@ -173,3 +178,20 @@ def test_turning_tls_checks_off_is_logged_loudly(demo_lab: LabOrg, caplog: pytes
     with caplog.at_level(logging.WARNING, logger="eems_check.collect"), pytest.raises(DiscoveryError):
         scan(lab_options(demo_lab, discovery_server="EXSE04.contoso.lab", verify_tls=False))
     assert any("TLS CERTIFICATE CHECKS ARE OFF" in r.getMessage() for r in caplog.records)
+
+
+def test_collection_starts_while_get_exchange_server_is_still_answering(tmp_path: pytest.TempPathFactory) -> None:
+    # 60 servers take Get-ExchangeServer more than one Receive; the discovery server answers each request 250 ms
+    # late, while the others answer at once: servers of the first batch finish before the next batch arrives.
+    servers = [{"name": f"EX{i:03d}", "site": "Main", "build": "15.2.1748.46"} for i in range(60)]
+    servers[0]["faults"] = [{"kind": "delay", "ms": 250, "endpoint": "exchange"}]
+    org = {"organization": {"name": "Big", "domain": "big.lab", "discovery_server": "EX000"},
+           "accounts": [{"username": "BIG\\scanner", "password": "Big-Scan-2026!"}], "servers": servers}
+    path = tmp_path / "big.yaml"  # type: ignore[operator]
+    path.write_text(yaml.safe_dump(org), encoding="utf-8")
+    progress: list[tuple[int, int, int]] = []
+    with LabOrg(load_org(path), base_address="127.0.40.1") as lab:
+        inventory = scan(lab_options(lab), lambda *p: progress.append(p))
+    assert [s.collection.status for s in inventory.servers] == [S.OK] * 60
+    assert [s.name for s in inventory.servers] == [s["name"] for s in servers]
+    assert any(done > 0 and total < 60 for done, _, total in progress)  # a server finished before all were listed

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
-from eems_check.collect.watchdog import Outcome, run_bounded
+from eems_check.collect.watchdog import Feed, Outcome, run_bounded, run_fed
 
 
 def _collect(tasks: list[Callable[[], object]], parallel: int = 4, limit: float = 30.0) -> dict[int, Outcome[object]]:
@@ -59,3 +60,30 @@ def test_worker_threads_are_daemons_so_a_hung_one_cannot_block_exit() -> None:
     _collect([task], limit=0.2)
     release.set()
     assert seen == [True]
+
+
+def test_tasks_fed_from_another_thread_run_until_the_feed_closes() -> None:
+    feed: Feed[int] = Feed()
+    seen: dict[int, int | None] = {}
+
+    def producer() -> None:
+        for i in range(5):
+            feed.put(lambda i=i: i * i)
+            time.sleep(0.01)
+        feed.close()
+
+    threading.Thread(target=producer).start()
+    run_fed(feed, parallel=2, limit=5, on_outcome=lambda i, o: seen.__setitem__(i, o.value))
+    assert seen == {0: 0, 1: 1, 2: 4, 3: 9, 4: 16}
+
+
+def test_an_aborted_feed_returns_at_once_and_abandons_what_runs() -> None:
+    feed: Feed[None] = Feed()
+    release = threading.Event()
+    feed.put(release.wait)
+    outcomes: list[int] = []
+    threading.Timer(0.1, feed.abort).start()
+    started = time.monotonic()
+    run_fed(feed, parallel=1, limit=30, on_outcome=lambda i, o: outcomes.append(i))
+    assert time.monotonic() - started < 5 and outcomes == []
+    release.set()
