@@ -28,6 +28,7 @@ from psrpcore.types import (
     PSUri,
 )
 
+from eems_check.lab import _psrpcore_compat as compat
 from eems_check.lab.orgfile import LabOrgSpec, ServerSpec
 
 __all__ = [
@@ -192,8 +193,25 @@ def _server_dn(org: LabOrgSpec, name: str) -> str:
     )
 
 
+_SERVER_OBJECTS: dict[tuple[int, str], tuple[LabOrgSpec, PSObject]] = {}
+
+
 def exchange_server(server: ServerSpec, org: LabOrgSpec) -> PSObject:
-    """One ``Get-ExchangeServer`` result object."""
+    """One ``Get-ExchangeServer`` result object. Specs are frozen, so it is built (and serialised) once per
+    org and server and then shared: nothing in the lab changes an object it has emitted."""
+    key = (id(org), server.name)
+    hit = _SERVER_OBJECTS.get(key)
+    if hit is not None and hit[0] is org:
+        return hit[1]
+    obj = _exchange_server(server, org)
+    compat.serialise_once(obj)
+    if len(_SERVER_OBJECTS) >= 20000:
+        _SERVER_OBJECTS.clear()
+    _SERVER_OBJECTS[key] = (org, obj)
+    return obj
+
+
+def _exchange_server(server: ServerSpec, org: LabOrgSpec) -> PSObject:
     roles = ServerRole.none
     for role in server.roles:
         roles |= ServerRole[role]
