@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -71,10 +72,16 @@ class LabFacts:
         return self.addresses
 
 
-def serve(path: str, conn: Connection) -> None:
+def serve(path: str, conn: Connection, shard: int, shards: int, ports: tuple[int, int, int] | None) -> None:
+    """One lab process serving every `shards`-th server (the discovery server in shard 0); all list them all."""
     from eems_check.lab import LabOrg, load_org
 
-    with LabOrg(load_org(path)) as lab:
+    spec = load_org(path)
+    discovery = (spec.discovery_server or "").lower()  # the bench org always names it
+    names = [s.name for s in spec.servers if s.name.lower() != discovery]
+    mine = names[shard::shards] + ([discovery] if shard == 0 and discovery else [])
+    exchange, wsman, http = ports or (0, 0, 0)
+    with LabOrg(spec, serve=mine, exchange_port=exchange, wsman_port=wsman, http_port=http) as lab:
         conn.send(
             LabFacts(
                 lab.discovery_fqdn,
@@ -92,16 +99,48 @@ def serve(path: str, conn: Connection) -> None:
         conn.send(lab.request_count())
 
 
-def run(lab: LabFacts, parallel: int, conn: Connection) -> tuple[float, float, float]:
+class Labs:
+    """The simulated organisation spread over `count` child processes (each its own interpreter, as real
+    servers share no lock); facts, CPU time and request counts are the sums over them."""
+
+    def __init__(self, path: Path, count: int) -> None:
+        ctx = mp.get_context("spawn")
+        self._conns: list[Connection] = []
+        self._procs: list[Any] = []
+        ports: tuple[int, int, int] | None = None
+        for shard in range(count):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=serve, args=(str(path), child, shard, count, ports), daemon=True)
+            proc.start()
+            facts: LabFacts = parent.recv()
+            if shard == 0:
+                self.facts = facts
+                ports = (facts.exchange_port, facts.wsman_port, facts.http_port)
+            self._conns.append(parent)
+            self._procs.append(proc)
+
+    def cpu(self) -> float:
+        for conn in self._conns:
+            conn.send("cpu")
+        return sum(conn.recv() for conn in self._conns)
+
+    def stop(self) -> int:
+        for conn in self._conns:
+            conn.send("stop")
+        requests = sum(conn.recv() for conn in self._conns)
+        for proc in self._procs:
+            proc.join(10)
+        return int(requests)
+
+
+def run(labs: Labs, parallel: int) -> tuple[float, float, float]:
     """One scan: wall seconds, client CPU and simulated servers' CPU (both ms per server)."""
-    options = ScanOptions.for_lab(lab, parallel=parallel, server_timeout=300.0, operation_timeout=20)
-    conn.send("cpu")
-    lab0: float = conn.recv()
+    options = ScanOptions.for_lab(labs.facts, parallel=parallel, server_timeout=300.0, operation_timeout=20)
+    lab0 = labs.cpu()
     t0, c0 = time.perf_counter(), time.process_time()
     inventory = scan(options)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    conn.send("cpu")
-    lab_cpu = conn.recv() - lab0
+    lab_cpu = labs.cpu() - lab0
     n = len(inventory.servers)
     ok = sum(1 for s in inventory.servers if s.collection.status.value == "ok")
     print(
@@ -125,26 +164,25 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=ScanOptions.__dataclass_fields__["parallel"].default)
     parser.add_argument("--runs", type=int, default=5, help="parallel runs to take the medians of")
     parser.add_argument("--skip-serial", action="store_true", help="skip the --parallel 1 run")
+    parser.add_argument(
+        "--lab-processes", type=int, default=2, help="child processes the simulated servers are spread over"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        path = org_file(args.servers, args.delay_ms, Path(tmp))
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=serve, args=(str(path), child), daemon=True)
-        proc.start()
-        lab: LabFacts = parent.recv()
-        print(f"servers: {args.servers}, injected delay per HTTP request: {args.delay_ms} ms (lab in a child process)")
-        results = [run(lab, args.parallel, parent) for _ in range(args.runs)]
+        labs = Labs(org_file(args.servers, args.delay_ms, Path(tmp)), args.lab_processes)
+        print(
+            f"servers: {args.servers}, injected delay per HTTP request: {args.delay_ms} ms, simulated by "
+            f"{args.lab_processes} child process(es)"
+        )
+        results = [run(labs, args.parallel) for _ in range(args.runs)]
         walls = [r[0] for r in results]
         print(f"  parallel {args.parallel} wall: {_spread(walls, 's', 2)}")
         print(f"  client CPU per server: {_spread([r[1] for r in results], 'ms', 1)}")
         print(f"  simulated servers' CPU per server: {_spread([r[2] for r in results], 'ms', 1)}")
         if not args.skip_serial:
-            wall_1 = run(lab, 1, parent)[0]
+            wall_1 = run(labs, 1)[0]
             print(f"  speed-up, parallel {args.parallel} (median) vs 1: {wall_1 / statistics.median(walls):.1f}x")
-        parent.send("stop")
-        requests = parent.recv()
-        proc.join(10)
+        requests = labs.stop()
     runs = args.runs + (0 if args.skip_serial else 1)
     print(f"  HTTP requests seen by the lab: {requests} ({requests / (args.servers * runs):.1f} per server per scan)")
     print(f"  client peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

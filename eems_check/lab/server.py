@@ -26,7 +26,7 @@ import socketserver
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from eems_check.lab import auth, cmdlets, psrp, wsman
@@ -325,7 +325,12 @@ class LabOrg:
         web_ssl_context: ssl.SSLContext | None = None,
         kerberos_keytab: str | os.PathLike[str] | None = None,
         kerberos_only: bool = False,
+        serve: Iterable[str] | None = None,
     ) -> None:
+        # ``serve``: the names of the servers whose endpoints this instance binds (default: all). Every server
+        # keeps its address and is listed by Get-ExchangeServer either way, so several processes, started with
+        # the same spec, explicit ports and disjoint ``serve`` sets, together simulate one organisation without
+        # sharing one interpreter lock (as real servers share nothing).
         # Kerberos: a keytab with the servers' service keys (HTTP/<fqdn>, host/<fqdn>, WSMAN/<fqdn>) makes every
         # endpoint accept Kerberos as well (KRB5_KTNAME while running); ``kerberos_only`` offers the plain
         # ``Kerberos`` scheme alone, so clients seal with application/HTTP-Kerberos-session-encrypted.
@@ -362,6 +367,7 @@ class LabOrg:
         account = spec.accounts[0]
         self.credentials: tuple[str, str] = (account.username, account.password)
         self.discovery_fqdn = self._discovery().fqdn
+        self._served = None if serve is None else {name.lower() for name in serve}
 
     # -- public API -----------------------------------------------------------------------------------
 
@@ -510,8 +516,12 @@ class LabOrg:
                 return server
         return self.spec.servers[0]
 
+    def _served_servers(self) -> list[ServerSpec]:
+        served = self._served
+        return [s for s in self.spec.servers if served is None or s.name.lower() in served]
+
     def _iter_endpoints(self) -> Iterator[tuple[ServerSpec, str, str]]:
-        for server in self.spec.servers:
+        for server in self._served_servers():
             for endpoint in ("exchange", "wsman"):
                 if not server.refused(endpoint):
                     yield server, endpoint, self._addresses[server.fqdn.lower()]
@@ -548,7 +558,7 @@ class LabOrg:
         raise OSError(f"could not bind the lab's ports: {last_error}")
 
     def _bind_web(self) -> None:
-        servers = [(s, self._addresses[s.fqdn.lower()]) for s in self.spec.servers]
+        servers = [(s, self._addresses[s.fqdn.lower()]) for s in self._served_servers()]
         taken = {self.exchange_port, self.wsman_port}
         last_error: OSError | None = None
         for _attempt in range(25):

@@ -195,3 +195,16 @@ def test_collection_starts_while_get_exchange_server_is_still_answering(tmp_path
     assert [s.collection.status for s in inventory.servers] == [S.OK] * 60
     assert [s.name for s in inventory.servers] == [s["name"] for s in servers]
     assert any(done > 0 and total < 60 for done, _, total in progress)  # a server finished before all were listed
+
+
+def test_an_organisation_split_over_two_labs_scans_as_one(demo_scan: Inventory) -> None:
+    spec = load_org(DEMO)
+    names = [s.name for s in spec.servers]
+    first = set(names[::2]) | {spec.discovery_server or ""}
+    with LabOrg(spec, serve=first, base_address="127.0.50.1") as one:
+        rest = [n for n in names if n not in first]
+        with LabOrg(spec, serve=rest, base_address="127.0.50.1", exchange_port=one.exchange_port,
+                    wsman_port=one.wsman_port, http_port=one.http_port):
+            split = scan(lab_options(one, probe_ocs=True, run_get_mitigations=True))
+    assert [(s.name, s.collection.status, s.exsetup_version) for s in split.servers] == \
+        [(s.name, s.collection.status, s.exsetup_version) for s in demo_scan.servers]
