@@ -303,8 +303,10 @@ def _tune_session(wsman: WSMan, *, lean: bool) -> None:
     pinned to <1.)
     * pypsrp decides the proxy once (none: no_proxy=True) but leaves requests' trust_env on, so every request
       scans os.environ for proxy variables again: measured at about 20 ms of CPU per server. Turn that off.
-    * `lean` (plain HTTP, Negotiate family): a `LeanSession` on `LeanHTTPAdapter` (one keep-alive socket), with
-      the first auth token sent eagerly (`_EagerNegotiateAuth`); see `_lean_session`."""
+    * over plain HTTP the first Negotiate token is sent eagerly (`_EagerNegotiateAuth`): one round trip less;
+    * `lean` (plain HTTP, Negotiate family): a `LeanSession` on `LeanHTTPAdapter` (one keep-alive socket); see
+      `_lean_session`. The Exchange endpoint keeps requests' own adapter (and cookies, which a load balancer in
+      front of it may rely on)."""
     transport = wsman.transport
     if lean:
         transport.session = _lean_session(transport)
@@ -312,6 +314,8 @@ def _tune_session(wsman: WSMan, *, lean: bool) -> None:
     if transport.session is None:
         transport.session = transport._build_session()
     transport.session.trust_env = False
+    if not transport.ssl and type(transport.session.auth) is HTTPNegotiateAuth:
+        transport.session.auth = _EagerNegotiateAuth.like(transport.session.auth)
 
 
 def _lean_session(transport: Any) -> LeanSession:

@@ -212,8 +212,8 @@ def _http_check(options: ScanOptions, servers: tuple[ServerRecord, ...]) -> tupl
 
 
 def _discover(options: ScanOptions, admit: Callable[[PSBag], None]) -> _Org:
-    """Get-OrganizationConfig, then Get-ExchangeServer, whose objects go to `admit` as they arrive (in the
-    discovery thread); raises `DiscoveryError`/`DiscoveryAuthError` when the organisation cannot be listed."""
+    """Get-ExchangeServer, whose objects go to `admit` as they arrive (in the discovery thread), then
+    Get-OrganizationConfig; raises `DiscoveryError`/`DiscoveryAuthError` when the organisation cannot be listed."""
     target = options.exchange_target(options.discovery)
     creds = options.credentials()
 
@@ -223,8 +223,8 @@ def _discover(options: ScanOptions, admit: Callable[[PSBag], None]) -> _Org:
 
     def work() -> tuple[CommandResult, CommandResult]:
         with ExchangeSession(target, creds) as session:
-            org = session.run_cmdlet("Get-OrganizationConfig")
-            return org, session.run_cmdlet("Get-ExchangeServer", on_output=each)
+            servers = session.run_cmdlet("Get-ExchangeServer", on_output=each)  # first: collection waits on it
+            return session.run_cmdlet("Get-OrganizationConfig"), servers
 
     box: list[Outcome[tuple[CommandResult, CommandResult]]] = []
     run_bounded(

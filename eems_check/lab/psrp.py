@@ -137,7 +137,8 @@ class LabShell:
         self.last_activity = self.created
         self.cond = threading.Condition()
         compat.reuse_client_messages()
-        self.pool = psrpcore.ServerRunspacePool(application_private_data=windows_powershell_private_data())
+        private_data = compat.shared_private_data(windows_powershell_private_data)
+        self.pool = psrpcore.ServerRunspacePool(application_private_data=private_data)
         self.pool_queue: deque[bytes] = deque()
         self.runs: dict[uuid.UUID, _Run] = {}
         self.closed = False
