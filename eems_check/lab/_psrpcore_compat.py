@@ -133,11 +133,22 @@ def serialise_once(value: Any) -> None:
     _unchanging[id(value)] = (value, {})
 
 
+_capability_keys: dict[int, tuple[Any, Hashable]] = {}
+
+
 def _capability(capability: Any) -> Hashable:
+    """A capability's versions as a key; remembered per object (reading psrpcore properties is slow)."""
     if capability is None:
         return None
+    known = _capability_keys.get(id(capability))
+    if known is not None and known[0] is capability:
+        return known[1]
     names = ("protocolversion", "PSVersion", "SerializationVersion")
-    return tuple(str(getattr(capability, name, "")) for name in names)
+    key = tuple(str(getattr(capability, name, "")) for name in names)
+    if len(_capability_keys) >= 20000:
+        _capability_keys.clear()
+    _capability_keys[id(capability)] = (capability, key)
+    return key
 
 
 _constants: dict[Hashable, Any] = {}

@@ -313,7 +313,7 @@ class LabShell:
                 break
             if isinstance(event, psrpcore.CreatePipelineEvent):
                 run = self.runs[event.pipeline_id]
-                metadata = event.pipeline
+                metadata: Any = run.pipeline.metadata or event.pipeline  # psrpcore built it; the property builds anew
                 run.commands = list(metadata.commands)
                 run.no_input = bool(metadata.no_input)
                 run.input_done = run.no_input
