@@ -14,7 +14,8 @@ It also makes psrpcore (``reuse_client_messages``, installed once per process)
 * serialise an object marked with ``serialise_once`` once (the lab's Get-ExchangeServer objects, which
   never change): listing 200 servers cost a second of CPU for every scan; and likewise the messages every
   pool sends alike: its capability, the shared private data (``shared_private_data``), and the
-  Opened/Completed states without an error (about 2 ms of CPU per simulated server).
+  Opened/Completed states without an error (about 2 ms of CPU per simulated server). The XML text of
+  such a reused element is written once too (psrpcore's message layer gets a ``tostring`` that keeps it).
 
 Nothing else in the lab may call private psrpcore members; if psrpcore changes, this module is the one
 to adapt.
@@ -26,6 +27,7 @@ import threading
 from collections.abc import Callable, Hashable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+from xml.etree import ElementTree
 
 import psrpcore
 import psrpcore._base as _psrpcore_base
@@ -106,19 +108,20 @@ def reuse_client_messages() -> None:
                 key = (constant, peers)
                 element = _constants.get(key)
                 if element is None:
-                    element = _constants[key] = serialize(value, cipher, **kwargs)
+                    element = _constants[key] = _kept(serialize(value, cipher, **kwargs))
                 return element
             entry = _unchanging.get(id(value))
             if entry is None or entry[0] is not value:
                 return serialize(value, cipher, **kwargs)
             element = entry[1].get(peers)
             if element is None:
-                element = entry[1][peers] = serialize(value, cipher, **kwargs)
+                element = entry[1][peers] = _kept(serialize(value, cipher, **kwargs))
             return element
 
         _psrpcore_base.RunspacePool._process_message = process_message  # type: ignore[method-assign]
         _psrpcore_base.deserialize = read
         _psrpcore_base.serialize = write
+        _psrpcore_base.ElementTree = _TreeKeepingTexts()  # type: ignore[assignment]
         _psrpcore_base._eems_lab_reuse = True  # type: ignore[attr-defined]
 
 
@@ -176,3 +179,33 @@ def _constant(value: Any) -> Hashable | None:
     if isinstance(value, ApplicationPrivateData) and shared is not None and value.ApplicationPrivateData is shared:
         return ("private data",)
     return None
+
+
+_texts: dict[int, tuple[ElementTree.Element, dict[Hashable, bytes]]] = {}
+
+
+def _kept(element: ElementTree.Element) -> ElementTree.Element:
+    """Remember that `element` is reused as it is, so its text can be reused too (the entry keeps it alive)."""
+    if len(_texts) >= 40000:
+        _texts.clear()
+    _texts[id(element)] = (element, {})
+    return element
+
+
+class _TreeKeepingTexts:
+    """``xml.etree.ElementTree`` as psrpcore's message layer sees it, except that ``tostring`` of an element the
+    serialisation caches reuse returns the text made the first time."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ElementTree, name)
+
+    @staticmethod
+    def tostring(element: ElementTree.Element, **options: Any) -> Any:
+        entry = _texts.get(id(element))
+        if entry is None or entry[0] is not element:
+            return ElementTree.tostring(element, **options)
+        key = tuple(sorted(options.items()))
+        text = entry[1].get(key)
+        if text is None:
+            text = entry[1][key] = ElementTree.tostring(element, **options)
+        return text
