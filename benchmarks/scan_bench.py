@@ -150,6 +150,16 @@ def run(labs: Labs, parallel: int) -> tuple[float, float, float]:
     return wall, cpu / n * 1000, lab_cpu / n * 1000
 
 
+def calibration_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop: this machine's speed at the moment, to compare batches by
+    (the same scan costs up to a third more CPU when the machine is slow)."""
+    start = time.process_time()
+    total = 0
+    for i in range(2_000_000):
+        total += i
+    return (time.process_time() - start) * 1000
+
+
 def _spread(values: list[float], unit: str, digits: int) -> str:
     return (
         f"median {statistics.median(values):.{digits}f} {unit} "
@@ -172,7 +182,7 @@ def main() -> None:
         labs = Labs(org_file(args.servers, args.delay_ms, Path(tmp)), args.lab_processes)
         print(
             f"servers: {args.servers}, injected delay per HTTP request: {args.delay_ms} ms, simulated by "
-            f"{args.lab_processes} child process(es)"
+            f"{args.lab_processes} child process(es); calibration loop {calibration_ms():.0f} ms"
         )
         results = [run(labs, args.parallel) for _ in range(args.runs)]
         walls = [r[0] for r in results]
@@ -183,6 +193,7 @@ def main() -> None:
             wall_1 = run(labs, 1)[0]
             print(f"  speed-up, parallel {args.parallel} (median) vs 1: {wall_1 / statistics.median(walls):.1f}x")
         requests = labs.stop()
+    print(f"  calibration loop after the runs: {calibration_ms():.0f} ms")
     runs = args.runs + (0 if args.skip_serial else 1)
     print(f"  HTTP requests seen by the lab: {requests} ({requests / (args.servers * runs):.1f} per server per scan)")
     print(f"  client peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

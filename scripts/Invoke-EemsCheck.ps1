@@ -95,7 +95,7 @@
     eems-check README). The mail parameters above are passed as well when given.
 
 .PARAMETER Parallel
-    How many servers are collected at once (default 32, as Invoke-Command).
+    How many servers are collected at once (default 48).
 
 .PARAMETER ProbeOcs
     From each server, request the Office Config Service through its InternetWebProxy, as EEMS would.

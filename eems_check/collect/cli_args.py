@@ -101,7 +101,7 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FQDN=IP",
         help="connect to IP for FQDN, keeping FQDN for Kerberos (repeatable)",
     )
-    c.add_argument("--parallel", type=int, default=32, metavar="N", help="servers collected at once (default 32)")
+    c.add_argument("--parallel", type=int, default=48, metavar="N", help="servers collected at once (default 48)")
     c.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="TCP connect timeout (10)")
     c.add_argument("--operation-timeout", type=int, default=20, metavar="S", help="WS-Man operation timeout (20)")
     c.add_argument(

@@ -53,7 +53,7 @@ def test_flags_become_options() -> None:
 
 def test_defaults_suit_a_kerberos_admin_workstation() -> None:
     opts = _options(["--discovery-server", "ex01.contoso.lab"])
-    assert (opts.auth, opts.username, opts.password, opts.parallel) == ("kerberos", None, None, 32)
+    assert (opts.auth, opts.username, opts.password, opts.parallel) == ("kerberos", None, None, 48)
     assert opts.exchange_target("ex01.contoso.lab").port == 80
     assert opts.wsman_target("ex01.contoso.lab").port == 5985
     assert opts.credentials().cert_validation is True
