@@ -43,6 +43,7 @@ class Feed(Generic[T]):
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._count = 0
         self._lock = threading.Lock()
+        self._aborted = threading.Event()
 
     def put(self, task: Callable[[], T]) -> int:
         """Queue `task`; returns its index (0, 1, ... in the order of `put`)."""
@@ -56,6 +57,8 @@ class Feed(Generic[T]):
         self._events.put(("closed",))
 
     def abort(self) -> None:
+        """Stop at once: tasks still queued are never started (the event overtakes them)."""
+        self._aborted.set()
         self._events.put(("abort",))
 
 
@@ -98,6 +101,8 @@ def run_fed(
             events.put(("done", index, Outcome(value=value, elapsed=time.monotonic() - started)))
 
     while not closed or pending or running:
+        if feed._aborted.is_set():
+            return
         while pending and len(running) < max(1, parallel):
             index, task = pending.popleft()
             started = time.monotonic()

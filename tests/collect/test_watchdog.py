@@ -87,3 +87,13 @@ def test_an_aborted_feed_returns_at_once_and_abandons_what_runs() -> None:
     run_fed(feed, parallel=1, limit=30, on_outcome=lambda i, o: outcomes.append(i))
     assert time.monotonic() - started < 5 and outcomes == []
     release.set()
+
+
+def test_tasks_still_queued_when_the_feed_is_aborted_never_start() -> None:
+    feed: Feed[None] = Feed()
+    started: list[int] = []
+    for i in range(20):
+        feed.put(lambda i=i: started.append(i))
+    feed.abort()
+    run_fed(feed, parallel=4, limit=5, on_outcome=lambda i, o: None)
+    assert started == []
