@@ -20,7 +20,7 @@ from typing import Any
 
 from .plain import PSBag
 
-__all__ = ["NotPlain", "read_plain", "unescape"]
+__all__ = ["NotPlain", "read_plain", "read_primitive", "unescape"]
 
 
 class NotPlain(Exception):
@@ -78,6 +78,23 @@ _PRIMITIVES: dict[str, Callable[[str], Any]] = {
 _EMPTY_IS_TEXT = frozenset({"S", "ToString", "URI", "XD", "SBK"})
 
 
+def read_primitive(element: ET.Element) -> Any:
+    """The plain value of a primitive element (`<S>`, `<I32>`, `<B>`, `<G>`, ...); `NotPlain` for any other
+    element, or for a primitive pypsrp could not read either (an empty number, a bad escape)."""
+    tag = element.tag
+    convert = _PRIMITIVES.get(tag)
+    if convert is None:
+        raise NotPlain(f"a <{tag}>")
+    if element.text is None:
+        if tag in _EMPTY_IS_TEXT:
+            return ""
+        raise NotPlain(f"an empty <{tag}>")
+    try:
+        return convert(element.text)
+    except ValueError as exc:
+        raise NotPlain(f"a bad <{tag}>") from exc
+
+
 def read_plain(text: str) -> Any:
     """The plain value of one serialized object (see the module docstring); `NotPlain` when unsure."""
     try:
@@ -96,16 +113,8 @@ class _Reader:
 
     def value(self, element: ET.Element) -> Any:
         tag = element.tag
-        convert = _PRIMITIVES.get(tag)
-        if convert is not None:
-            if element.text is None:
-                if tag in _EMPTY_IS_TEXT:
-                    return ""
-                raise NotPlain(f"an empty <{tag}>")
-            try:
-                return convert(element.text)
-            except ValueError as exc:
-                raise NotPlain(f"a bad <{tag}>") from exc
+        if tag in _PRIMITIVES:
+            return read_primitive(element)
         if tag == "Nil":
             return None
         if tag == "Ref":

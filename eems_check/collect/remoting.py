@@ -50,7 +50,7 @@ from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
 
 from ..model import CollectionStatus
-from .clixml import NotPlain, read_plain
+from .clixml import NotPlain, read_plain, read_primitive
 from .lean_http import LeanHTTPAdapter, LeanSession
 from .plain import PSBag
 
@@ -226,10 +226,11 @@ class _ReusingSerializer(Serializer):
             except NotPlain:
                 pass
         if not clear and isinstance(element, ET.Element):
-            convert = _PRIMITIVES.get(element.tag)
-            if convert is not None and element.text is not None:
-                return convert(self, element.text)
-            return super().deserialize(element, metadata, clear)
+            try:
+                value = read_primitive(element)
+            except NotPlain:  # an object, a reference, or a primitive pypsrp fails on in its own way
+                return super().deserialize(element, metadata, clear)
+            return uuid.UUID(value) if element.tag == "G" else value  # pypsrp's objects hold GUIDs as UUIDs
         kind = getattr(metadata, "object", None)
         if not (clear and isinstance(element, str) and kind in _READ_ONLY_ANSWERS):
             return super().deserialize(element, metadata, clear)
@@ -256,37 +257,6 @@ class _ReusingSerializer(Serializer):
             return ("CreatePipeline", self._pipeline_key)
         return None
 
-
-def _text(serializer: Serializer, text: str) -> str:
-    return str(serializer._deserialize_string(text))  # undoes the _xHHHH_ escapes of [MS-PSRP] 2.2.5.1.1
-
-
-def _integer(serializer: Serializer, text: str) -> int:
-    return int(text)
-
-
-def _real(serializer: Serializer, text: str) -> float:
-    return float(text)
-
-
-def _as_is(serializer: Serializer, text: str) -> str:
-    return text  # pypsrp leaves dates, durations, decimals and versions as their text
-
-
-# The primitive types of [MS-PSRP] 2.2.5.1 that convert from their text alone, as pypsrp converts them.
-_PRIMITIVES: dict[str, Any] = {
-    "S": _text,
-    "ToString": _text,
-    "URI": _text,
-    "XD": _text,
-    "SBK": _text,
-    "B": lambda serializer, text: text.lower() == "true",
-    "C": lambda serializer, text: chr(int(text)),
-    **dict.fromkeys(("By", "SB", "U16", "I16", "U32", "I32", "U64", "I64"), _integer),
-    **dict.fromkeys(("Sg", "Db"), _real),
-    **dict.fromkeys(("DT", "TS", "D", "Version"), _as_is),
-    "G": lambda serializer, text: uuid.UUID(text),
-}
 
 _READ_ONLY_ANSWERS = (SessionCapability, ApplicationPrivateData, RunspacePoolStateMessage)
 
