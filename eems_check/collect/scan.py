@@ -57,7 +57,6 @@ class DiscoveryAuthError(InputError):
 class _Org:
     name: str
     mitigations_enabled: bool | None
-    servers: tuple[PSBag, ...]
 
 
 def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inventory:
@@ -251,8 +250,8 @@ def _discover(options: ScanOptions, admit: Callable[[PSBag], None]) -> _Org:
         ) from None
     assert outcome.value is not None
     org_result, servers_result = outcome.value
-    servers = tuple(o for o in servers_result.output if isinstance(o, PSBag))
-    if servers_result.failed or (servers_result.errors and not servers):
+    listed = any(isinstance(o, PSBag) for o in servers_result.output)  # each already went to `admit`
+    if servers_result.failed or (servers_result.errors and not listed):
         detail = servers_result.errors[0] if servers_result.errors else "the pipeline failed"
         raise DiscoveryError(
             f"discovery: Get-ExchangeServer failed on {target.name}: {scrub(detail, options.password)}"
@@ -263,12 +262,11 @@ def _discover(options: ScanOptions, admit: Callable[[PSBag], None]) -> _Org:
     config = next((o for o in org_result.output if isinstance(o, PSBag)), None)
     if config is None:
         log.warning("Get-OrganizationConfig returned nothing on %s", target.name)
-        return _Org("(unknown organisation)", None, servers)
+        return _Org("(unknown organisation)", None)
     enabled = config.get("MitigationsEnabled")
     return _Org(
         text(config.get("Name")) or str(config) or "(unknown organisation)",
         enabled if isinstance(enabled, bool) else None,
-        servers,
     )
 
 
