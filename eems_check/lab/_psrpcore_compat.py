@@ -61,6 +61,25 @@ def fail_pipeline(pipeline: psrpcore.ServerPipeline, error: ErrorRecord) -> None
     pipeline._change_state(PSInvocationState.Failed, error=error)
 
 
+class _ByIdentity:
+    """Values remembered per object, by identity: each entry keeps its object alive, so an id is never reused
+    while remembered. Past `limit` entries all are dropped at once (the lab's objects are few per run)."""
+
+    def __init__(self, limit: int) -> None:
+        self._entries: dict[int, tuple[Any, Any]] = {}
+        self._limit = limit
+
+    def get(self, obj: Any) -> Any:
+        entry = self._entries.get(id(obj))
+        return entry[1] if entry is not None and entry[0] is obj else None
+
+    def put(self, obj: Any, value: Any) -> Any:
+        if len(self._entries) >= self._limit:
+            self._entries.clear()
+        self._entries[id(obj)] = (obj, value)
+        return value
+
+
 _REUSABLE = frozenset(
     {PSRPMessageType.SessionCapability, PSRPMessageType.InitRunspacePool, PSRPMessageType.CreatePipeline}
 )
@@ -90,7 +109,7 @@ def reuse_client_messages() -> None:
             key = getattr(_reading, "key", None)
             if key is None:
                 return deserialize(value, cipher, **kwargs)
-            full = (key, *(_capability(kwargs.get(name)) for name in ("our_capability", "their_capability")))
+            full = (key, _peers(kwargs))
             found = _read.get(full)
             if found is None:
                 found = deserialize(value, cipher, **kwargs)
@@ -102,20 +121,15 @@ def reuse_client_messages() -> None:
         serialize = _psrpcore_base.serialize
 
         def write(value: Any, cipher: Any, **kwargs: Any) -> Any:
-            peers = tuple(_capability(kwargs.get(name)) for name in ("our_capability", "their_capability"))
             constant = _constant(value)
-            if constant is not None:
-                key = (constant, peers)
-                element = _constants.get(key)
-                if element is None:
-                    element = _constants[key] = _kept(serialize(value, cipher, **kwargs))
-                return element
-            entry = _unchanging.get(id(value))
-            if entry is None or entry[0] is not value:
+            elements = _constants if constant is not None else _unchanging.get(value)
+            if elements is None:
                 return serialize(value, cipher, **kwargs)
-            element = entry[1].get(peers)
+            key = (constant, _peers(kwargs))
+            element = elements.get(key)
             if element is None:
-                element = entry[1][peers] = _kept(serialize(value, cipher, **kwargs))
+                element = elements[key] = serialize(value, cipher, **kwargs)
+                _texts.put(element, {})  # reused as it is: its text can be kept too
             return element
 
         _psrpcore_base.RunspacePool._process_message = process_message  # type: ignore[method-assign]
@@ -125,32 +139,28 @@ def reuse_client_messages() -> None:
         _psrpcore_base._eems_lab_reuse = True  # type: ignore[attr-defined]
 
 
-_unchanging: dict[int, tuple[Any, dict[Hashable, Any]]] = {}  # id -> (the object, its elements by capability)
+_unchanging = _ByIdentity(20000)  # object -> its elements by peer capabilities
+_capability_keys = _ByIdentity(20000)  # capability -> its versions as a key
 
 
 def serialise_once(value: Any) -> None:
-    """Mark `value` as never changing: psrpcore serialises it once (per peer capability) and reuses that.
-    The mark keeps `value` alive, so its id stays its own."""
-    if len(_unchanging) >= 20000:
-        _unchanging.clear()
-    _unchanging[id(value)] = (value, {})
+    """Mark `value` as never changing: psrpcore serialises it once (per peer capability) and reuses that."""
+    _unchanging.put(value, {})
 
 
-_capability_keys: dict[int, tuple[Any, Hashable]] = {}
+def _peers(kwargs: dict[str, Any]) -> Hashable:
+    """The two capabilities psrpcore passes to (de)serialisation, as a key."""
+    return (_capability(kwargs.get("our_capability")), _capability(kwargs.get("their_capability")))
 
 
 def _capability(capability: Any) -> Hashable:
     """A capability's versions as a key; remembered per object (reading psrpcore properties is slow)."""
     if capability is None:
         return None
-    known = _capability_keys.get(id(capability))
-    if known is not None and known[0] is capability:
-        return known[1]
-    names = ("protocolversion", "PSVersion", "SerializationVersion")
-    key = tuple(str(getattr(capability, name, "")) for name in names)
-    if len(_capability_keys) >= 20000:
-        _capability_keys.clear()
-    _capability_keys[id(capability)] = (capability, key)
+    key = _capability_keys.get(capability)
+    if key is None:
+        names = ("protocolversion", "PSVersion", "SerializationVersion")
+        key = _capability_keys.put(capability, tuple(str(getattr(capability, name, "")) for name in names))
     return key
 
 
@@ -181,15 +191,7 @@ def _constant(value: Any) -> Hashable | None:
     return None
 
 
-_texts: dict[int, tuple[ElementTree.Element, dict[Hashable, bytes]]] = {}
-
-
-def _kept(element: ElementTree.Element) -> ElementTree.Element:
-    """Remember that `element` is reused as it is, so its text can be reused too (the entry keeps it alive)."""
-    if len(_texts) >= 40000:
-        _texts.clear()
-    _texts[id(element)] = (element, {})
-    return element
+_texts = _ByIdentity(40000)  # reused element -> its texts by tostring options
 
 
 class _TreeKeepingTexts:
@@ -201,11 +203,11 @@ class _TreeKeepingTexts:
 
     @staticmethod
     def tostring(element: ElementTree.Element, **options: Any) -> Any:
-        entry = _texts.get(id(element))
-        if entry is None or entry[0] is not element:
+        texts = _texts.get(element)
+        if texts is None:
             return ElementTree.tostring(element, **options)
         key = tuple(sorted(options.items()))
-        text = entry[1].get(key)
+        text = texts.get(key)
         if text is None:
-            text = entry[1][key] = ElementTree.tostring(element, **options)
+            text = texts[key] = ElementTree.tostring(element, **options)
         return text
