@@ -36,6 +36,7 @@ from psrpcore.types import (
     ErrorRecord,
     PipelineState,
     PSInvocationState,
+    PSPrimitiveDictionary,
     PSRPMessageType,
     RunspacePoolStateMsg,
     SessionCapability,
@@ -170,10 +171,13 @@ _private_data: list[dict[str, Any]] = []
 
 def shared_private_data(build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """One APPLICATION_PRIVATE_DATA dict for every pool of the process (built by `build` once), so its message
-    is serialised once. psrpcore only adds defaults to it (setdefault), the same ones for every pool."""
+    is serialised once. psrpcore only adds defaults to it (setdefault), the same ones for every pool.
+
+    It is psrpcore's own dictionary type already: the APPLICATION_PRIVATE_DATA message keeps such a value as it
+    is, where it would copy a plain dict into a new one for every pool (and then nothing matches it)."""
     with _install_lock:
         if not _private_data:
-            _private_data.append(build())
+            _private_data.append(PSPrimitiveDictionary(build()))
         return _private_data[0]
 
 
