@@ -16,7 +16,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from .plain import PSBag
 
@@ -58,19 +58,20 @@ def unescape(text: str | None) -> str:
         raise NotPlain("a lone UTF-16 surrogate") from exc
 
 
-def _integer(text: str) -> int:
-    return int(text)
+# A GUID as PowerShell writes it, which is also how `uuid` writes it back: no need to parse it (parsing is the
+# slowest of all primitives, and an ExchangeServer holds several).
+_CANONICAL_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _guid(text: str) -> str:
-    return str(uuid.UUID(text))
+    return text if _CANONICAL_GUID.fullmatch(text) else str(uuid.UUID(text))
 
 
 _PRIMITIVES: dict[str, Callable[[str], Any]] = {
     **dict.fromkeys(("S", "ToString", "URI", "XD", "SBK"), unescape),
     "B": lambda text: text.lower() == "true",
     "C": lambda text: chr(int(text)),
-    **dict.fromkeys(("By", "SB", "U16", "I16", "U32", "I32", "U64", "I64"), _integer),
+    **dict.fromkeys(("By", "SB", "U16", "I16", "U32", "I32", "U64", "I64"), int),
     **dict.fromkeys(("Sg", "Db"), float),
     **dict.fromkeys(("DT", "TS", "D", "Version"), str),
     "G": _guid,
@@ -105,6 +106,14 @@ def read_plain(text: str) -> Any:
 
 
 class _Reader:
+    """Reads one serialized object; `objects` and `types` hold what its `RefId`s name so far.
+
+    This is the hot path of discovery (every server listed is one object of ~80 properties), so the common
+    shapes take the short way: a primitive or nil member is converted in the members loop itself, the checks
+    on embedded data run only for an object that has some, and the decision on a list of type names is
+    remembered (`_is_generic`). Each short way gives what the general way (`value`, `read_primitive`) gives.
+    """
+
     __slots__ = ("objects", "types")
 
     def __init__(self) -> None:
@@ -127,67 +136,101 @@ class _Reader:
         raise NotPlain(f"a <{tag}>")
 
     def _object(self, element: ET.Element) -> Any:
+        # The type names come first, as in pypsrp: a <TN>'s RefId is known before any member is read, wherever
+        # the <TN> stands. Members are read in document order (a <Ref> names an object read before it).
         types = self._types(element)
         if types and not _is_generic(types):
             raise NotPlain("an object pypsrp reads specially")
-        adapted: dict[str, Any] = {}
-        extended: dict[str, Any] = {}
+        adapted: dict[str, Any] | None = None
+        extended: dict[str, Any] | None = None
         to_string: str | None = None
         extra: list[ET.Element] = []
         for child in element:
-            if child.tag in ("TN", "TNRef"):
+            tag = child.tag
+            if tag == "TN" or tag == "TNRef":
                 continue
-            if child.tag == "Props":
-                adapted.update(self._members(child))
-            elif child.tag == "MS":
-                extended.update(self._members(child))
-            elif child.tag == "ToString":
+            if tag == "Props":
+                adapted = self._members(child, {} if adapted is None else adapted)
+            elif tag == "MS":
+                extended = self._members(child, {} if extended is None else extended)
+            elif tag == "ToString":
                 to_string = unescape(child.text)
             else:
                 extra.append(child)
-        result = self._shape(adapted, extended, to_string, types, extra)
+        if adapted and extended:
+            props: dict[str, Any] | None = {**adapted, **extended}  # extended wins, in adapted's order
+        else:
+            props = adapted or extended
+        result = self._shape(props, to_string, types, extra) if extra else self._plain(props, to_string, types)
         ref = element.get("RefId")
         if ref is not None:
             self.objects[ref] = result
         return result
 
-    def _shape(
-        self,
-        adapted: dict[str, Any],
-        extended: dict[str, Any],
-        to_string: str | None,
-        types: tuple[str, ...],
-        extra: list[ET.Element],
-    ) -> Any:
-        if any(child.tag in _EMPTY_IS_TEXT and (child.text or "").startswith(_LIST_TEXT) for child in extra):
-            raise NotPlain("a string that pypsrp's reader would take for an embedded list")
-        listed = next((child for child in extra if child.tag in _LISTS), None)
-        if listed is not None:
-            return [_Reader().value(item) for item in listed]  # read alone, as pypsrp reads an embedded list
-        if any(child.tag not in _PRIMITIVES and child.tag != "Nil" for child in extra):
-            raise NotPlain("an object with other embedded data")
-        props = {**adapted, **extended}
+    @staticmethod
+    def _plain(props: dict[str, Any] | None, to_string: str | None, types: tuple[str, ...]) -> Any:
+        """An object with no embedded data: a bag of its members, else its ToString, else None."""
         if props:
             return PSBag(props, to_string, types)
-        if to_string is not None:
-            return to_string  # an enum or a value type: its ToString is what PowerShell shows
-        return self.value(extra[0]) if extra else None
+        return to_string  # an enum or a value type: its ToString is what PowerShell shows
 
-    def _members(self, holder: ET.Element) -> dict[str, Any]:
-        members: dict[str, Any] = {}
+    def _shape(
+        self, props: dict[str, Any] | None, to_string: str | None, types: tuple[str, ...], extra: list[ET.Element]
+    ) -> Any:
+        """An object with embedded data (`extra`, the children that are not members, type names or ToString)."""
+        listed: ET.Element | None = None
+        other = False
+        for child in extra:
+            tag = child.tag
+            if tag in _EMPTY_IS_TEXT and (child.text or "").startswith(_LIST_TEXT):
+                raise NotPlain("a string that pypsrp's reader would take for an embedded list")
+            if tag in _LISTS:
+                if listed is None:
+                    listed = child
+            elif tag not in _PRIMITIVES and tag != "Nil":
+                other = True
+        if listed is not None:
+            return [_Reader().value(item) for item in listed]  # read alone, as pypsrp reads an embedded list
+        if other:
+            raise NotPlain("an object with other embedded data")
+        if props or to_string is not None:
+            return self._plain(props, to_string, types)
+        return self.value(extra[0])
+
+    def _members(self, holder: ET.Element, members: dict[str, Any]) -> dict[str, Any]:
+        """`members` with the named members of a `<Props>` or `<MS>` added (a later one of a name wins)."""
         for member in holder:
             name = member.get("N")
             if name is None:
                 raise NotPlain("a property without a name")
-            members[name] = self.value(member)
+            tag = member.tag
+            convert = _PRIMITIVES.get(tag)
+            if convert is not None:
+                text = member.text
+                if text is None:
+                    members[name] = read_primitive(member)
+                    continue
+                try:  # read_primitive's common case, without the call
+                    members[name] = convert(text)
+                except ValueError as exc:
+                    raise NotPlain(f"a bad <{tag}>") from exc
+            elif tag == "Obj":
+                members[name] = self._object(member)
+            elif tag == "Nil":
+                members[name] = None
+            else:
+                members[name] = self.value(member)
         return members
 
     def _types(self, element: ET.Element) -> tuple[str, ...]:
+        """The object's type names: those in its first `<TN>` (noted under that `<TN>`'s RefId), or, if it has
+        none, those its first `<TNRef>` refers to."""
         names = element.find("TN")
         if names is not None:
-            if any(t.text is None for t in names):
+            texts = [t.text for t in names]
+            if None in texts:
                 raise NotPlain("an empty type name")
-            found = tuple(t.text or "" for t in names)
+            found = tuple(cast("list[str]", texts))
             ref = names.get("RefId")
             if ref is not None:
                 self.types[ref] = found
@@ -202,7 +245,26 @@ class _Reader:
         return ()
 
 
+# Whether a list of type names makes a generic property object, by list: the same few lists come with every
+# object a cmdlet returns. Bounded: a stream of distinct lists only ever costs recomputing; shared by threads,
+# a lost entry too.
+_GENERIC_BY_TYPES: dict[tuple[str, ...], bool] = {}
+_GENERIC_BY_TYPES_LIMIT = 256
+
+
 def _is_generic(types: tuple[str, ...]) -> bool:
+    """Whether pypsrp reads an object with these type names as a generic property object (`_classify`)."""
+    known = _GENERIC_BY_TYPES.get(types)
+    if known is None:
+        known = _classify(types)
+        if len(_GENERIC_BY_TYPES) >= _GENERIC_BY_TYPES_LIMIT:
+            _GENERIC_BY_TYPES.clear()
+        _GENERIC_BY_TYPES[types] = known
+    return known
+
+
+def _classify(types: tuple[str, ...]) -> bool:
+    """Whether the first of these type names that pypsrp knows makes a generic property object (see `_GENERIC`)."""
     for name in types:
         known = name[len("Deserialized.") :] if name.startswith("Deserialized.System.") else name
         if known in _GENERIC:

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from pypsrp.serializer import Serializer
 
+from eems_check.collect import clixml
 from eems_check.collect.clixml import NotPlain, read_plain, unescape
 from eems_check.collect.plain import PSBag
 from eems_check.collect.remoting import to_plain
@@ -66,3 +67,23 @@ def test_escapes_are_undone_as_pypsrp_undoes_them(raw: str | None, text: str) ->
 def test_escapes_pypsrp_cannot_read_are_left_to_it(raw: str) -> None:
     with pytest.raises(NotPlain):
         unescape(raw)
+
+
+@pytest.mark.parametrize(("types", "generic"), [
+    (("Deserialized.Contoso.Role", "Deserialized.System.Enum", "Deserialized.System.ValueType",
+      "Deserialized.System.Object"), True),
+    (("System.Management.Automation.PSObject", "System.Object"), True),
+    (("System.Collections.ArrayList", "System.Object"), False),
+    (("System.String[]", "System.Array", "System.Object"), False),
+    (("Selected.Contoso.Thing", "System.Object"), False),
+    (("Contoso.Thing",), False),
+])
+def test_a_type_list_gets_the_same_decision_each_time_it_comes(types: tuple[str, ...], generic: bool) -> None:
+    assert [clixml._is_generic(types) for _ in range(3)] == [generic] * 3
+
+
+def test_remembered_type_lists_stay_bounded_and_decisions_stay_right_past_the_bound() -> None:
+    many = [(f"Contoso.Thing{i}", "System.Object") for i in range(3 * clixml._GENERIC_BY_TYPES_LIMIT)]
+    assert all(clixml._is_generic(types) for types in many)
+    assert len(clixml._GENERIC_BY_TYPES) <= clixml._GENERIC_BY_TYPES_LIMIT
+    assert not clixml._is_generic(("System.Collections.Hashtable", "System.Object"))
