@@ -18,6 +18,7 @@ What it must not do: speak SOAP/HTTP or know about authentication; decide what a
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
@@ -92,6 +93,12 @@ class _Run:
     finished: bool = False
     hang: bool = False
     stop_event: threading.Event = field(default_factory=threading.Event)
+
+
+@functools.lru_cache(maxsize=1024)
+def _as_uuid(text: str) -> uuid.UUID:
+    """``uuid.UUID(text)``, remembered: every Receive and Send names its CommandId again (UUIDs are immutable)."""
+    return uuid.UUID(text)
 
 
 def windows_powershell_private_data(build: str = "10.0.17763.6414") -> dict[str, Any]:
@@ -285,7 +292,7 @@ class LabShell:
 
     def _pid(self, command_id: str) -> uuid.UUID:
         try:
-            return uuid.UUID(command_id)
+            return _as_uuid(command_id)
         except ValueError:
             for run in self.runs.values():
                 if run.command_id.lower() == command_id.lower():
@@ -376,7 +383,7 @@ class LabShell:
             if run.stop_event.is_set() or run.pipeline.state != PSInvocationState.Running:
                 return
             if failure is None:
-                run.pipeline.complete()
+                compat.complete_pipeline(run.pipeline)
             else:
                 compat.fail_pipeline(run.pipeline, failure)
             run.finished = True
