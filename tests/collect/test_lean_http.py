@@ -227,3 +227,64 @@ def test_lean_sessions_leave_anything_else_to_requests() -> None:
     prepared = lean.prepare_request(requests.Request("POST", "http://ex01.contoso.lab/x", params={"a": "1"},
                                                      json={"k": "v"}))
     assert prepared.url == "http://ex01.contoso.lab/x?a=1" and prepared.body == b'{"k": "v"}'
+
+
+@pytest.fixture
+def lean() -> Iterator[LeanSession]:
+    s = LeanSession()
+    s.trust_env = False
+    s.mount("http://", LeanHTTPAdapter())
+    yield s
+    s.close()
+
+
+def test_a_lean_session_sends_without_requests_and_runs_the_response_hooks(
+    lean: LeanSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = Scripted([OK])
+    seen: list[int] = []
+    monkeypatch.setattr(requests.Session, "send", None)  # the general path must not be taken
+
+    def hook(response: requests.Response, **kwargs: object) -> requests.Response:
+        seen.append(response.status_code)
+        assert kwargs["timeout"] == 5 and kwargs["stream"] is False
+        return response
+
+    prepared = lean.prepare_request(requests.Request("POST", server.url, data=b"x", hooks={"response": [hook]}))
+    answer = lean.send(prepared, timeout=5)
+    assert (answer.status_code, answer.content, seen) == (200, b"hello", [200])
+
+
+def test_a_lean_session_does_not_follow_redirects(lean: LeanSession) -> None:
+    moved = b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere.example/\r\nContent-Length: 0\r\n\r\n"
+    server = Scripted([moved])
+    answer = lean.post(server.url, data=b"x", timeout=5)
+    assert answer.status_code == 302 and len(server.requests) == 1
+
+
+@pytest.mark.parametrize("why", ["https", "cookies", "stream"])
+def test_a_lean_session_leaves_other_sends_to_requests(
+    lean: LeanSession, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    calls: list[str] = []
+    original = requests.Session.send
+
+    def recording(self: requests.Session, request: requests.PreparedRequest, **kwargs: object) -> object:
+        calls.append(request.url or "")
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", recording)
+    server = Scripted([OK])
+    url = server.url
+    if why == "https":
+        with socket.socket() as spare:  # a port nothing listens on: the stock adapter's refusal is enough
+            spare.bind(("127.0.0.1", 0))
+            url = f"https://127.0.0.1:{spare.getsockname()[1]}/wsman"
+        with pytest.raises(requests.exceptions.ConnectionError):
+            lean.post(url, data=b"x", timeout=5, verify=False)
+    else:
+        if why == "cookies":
+            lean.cookies.set("lb", "1")
+        answer = lean.post(url, data=b"x", timeout=5, stream=why == "stream")
+        assert answer.status_code == 200
+    assert calls == [url]
