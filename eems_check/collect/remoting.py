@@ -47,7 +47,7 @@ from pypsrp.messages import (
 from pypsrp.negotiate import HTTPNegotiateAuth
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.serializer import Serializer
-from pypsrp.wsman import NAMESPACES, WSMan
+from pypsrp.wsman import NAMESPACES, SelectorSet, WSMan, WSManAction
 
 from ..model import CollectionStatus
 from .clixml import NotPlain, read_plain, read_primitive
@@ -216,6 +216,34 @@ class _WSMan(WSMan):
         return answer_xml
 
 
+    def _calc_envelope_size(self, max_envelope_size: int) -> int:
+        """pypsrp's payload budget for `max_envelope_size` (it calls this when it is made and again when the
+        server's capability raises the size): the same sum over the same skeleton Send envelope, whose length is
+        worked out once per WSMan (it depends only on the header values, unchanged between the two calls) and
+        written by `XMLWriter`. About 0.35 ms of CPU per server less; a test compares it with pypsrp's."""
+        state: tuple[Any, ...] = (self.transport.endpoint, self.max_envelope_size, self.operation_timeout)
+        state += (self.locale, self.data_locale, self.session_id)
+        if getattr(self, "_skeleton", (None, 0))[0] != state:
+            self._skeleton = (state, len(self._skeleton_envelope()))
+        padded = self._skeleton[1] + 256  # pypsrp's margin for other headers, options and bodies
+        return int((max_envelope_size - padded) / 4 * 3)  # the payload travels in base64
+
+    def _skeleton_envelope(self) -> bytes:
+        """The envelope pypsrp sizes its budget by: a Send to an all-zero shell with an empty stdin stream."""
+        zero = "00000000-0000-0000-0000-000000000000"
+        selector_set = SelectorSet()
+        selector_set.add_option("ShellId", zero)
+        _, header = self._create_header(WSManAction.SEND, _CMD_SHELL, selector_set=selector_set)
+        send = ET.Element(f"{{{NAMESPACES['rsp']}}}Send")
+        ET.SubElement(send, f"{{{NAMESPACES['rsp']}}}Stream", Name="stdin", CommandId=zero).text = ""
+        envelope = ET.Element(_S_ENVELOPE)
+        envelope.append(header)
+        envelope.append(send)
+        written = _ENVELOPE_WRITER.tostring(envelope)
+        return written if written is not None else ET.tostring(envelope, encoding="utf-8", method="xml")
+
+
+_CMD_SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
 _S_ENVELOPE = f"{{{NAMESPACES['s']}}}Envelope"
 _S_BODY = f"{{{NAMESPACES['s']}}}Body"
 

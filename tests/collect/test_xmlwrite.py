@@ -93,3 +93,27 @@ def test_every_envelope_of_a_scan_is_what_element_tree_writes(
     assert [s.name for s in inventory.servers] == ["EX01"]
     actions = {ET.fromstring(xml).findtext("s:Header/wsa:Action", namespaces=NAMESPACES) for xml in checked}
     assert {a.rsplit("/", 1)[-1] for a in actions if a} >= {"Create", "Receive", "Command", "Delete"}
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"port": 5986, "ssl": True, "path": "wsman"},
+        {"locale": "de-DE", "data_locale": "fr-FR", "operation_timeout": 120},
+        {"max_envelope_size": 512000},
+    ],
+    ids=["defaults", "https", "locales-and-timeout", "larger-envelope"],
+)
+@pytest.mark.parametrize("server", ["ex01.contoso.lab", "a-very-long-server-name-for-the-test.emea.corp.contoso.lab"])
+def test_the_payload_budget_is_pypsrps(settings: dict[str, Any], server: str) -> None:
+    options: dict[str, Any] = {"ssl": False, "auth": "ntlm", "username": "u", "password": "p", **settings}
+    ours = remoting._WSMan(server, **options)
+    theirs = WSMan(server, **options)
+    theirs.session_id = ours.session_id
+    assert ours.max_payload_size == theirs.max_payload_size
+    for size in (153600, 512000, 1024 * 1024):
+        assert ours._calc_envelope_size(size) == WSMan._calc_envelope_size(ours, size)
+    ours.update_max_payload_size(512000)
+    theirs.update_max_payload_size(512000)
+    assert (ours.max_envelope_size, ours.max_payload_size) == (theirs.max_envelope_size, theirs.max_payload_size)
