@@ -11,8 +11,8 @@ pool, retry and proxy machinery costs about 0.8 ms of CPU per request on top of 
 requests. Measured in `benchmarks/scan_bench.py`.
 
 What it must not do: TLS (HTTPS keeps the stock adapter, which channel binding needs), proxies, redirects (a
-WinRM listener answers a POST where it is sent; `LeanSession` does not follow them), or cookies (WinRM sets none; the Exchange endpoint, which may sit behind a load
-balancer that does, keeps the stock adapter).
+WinRM listener answers a POST where it is sent; `LeanSession` does not follow them), or cookies (WinRM sets
+none; the Exchange endpoint, which may sit behind a load balancer that does, keeps the stock adapter).
 """
 
 from __future__ import annotations
