@@ -206,7 +206,7 @@ class _WSMan(WSMan):
             except ET.ParseError:
                 raise err  # noqa: B904 - no fault in the answer: the HTTP error it is, as pypsrp raises it
         answer_xml = ET.fromstring(answer)
-        relates_to = answer_xml.find("s:Header/wsa:RelatesTo", namespaces=NAMESPACES)
+        relates_to = answer_xml.find(_RELATES_TO)
         if relates_to is None or relates_to.text != f"uuid:{message_id}":
             sent = f"uuid:{message_id}"
             got = relates_to.text if relates_to is not None else ""
@@ -244,6 +244,9 @@ class _WSMan(WSMan):
 
 
 _CMD_SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
+# Qualified, not prefixed: ElementPath then finds its compiled path by the text alone (with a prefix map it
+# sorts the whole map into its cache key on every call).
+_RELATES_TO = f"{{{NAMESPACES['s']}}}Header/{{{NAMESPACES['wsa']}}}RelatesTo"
 _S_ENVELOPE = f"{{{NAMESPACES['s']}}}Envelope"
 _S_BODY = f"{{{NAMESPACES['s']}}}Body"
 

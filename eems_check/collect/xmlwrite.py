@@ -111,9 +111,19 @@ def _text(text: str) -> str:
 _ATTRIBUTE_ESCAPES = (('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;"))
 
 
+_escaped_attributes: dict[str, str] = {}  # the same few values recur in every envelope ("true", "en-US", ...)
+
+
 def _attribute(text: str) -> str:
-    text = _text(text)
+    escaped = _escaped_attributes.get(text)
+    if escaped is not None:
+        return escaped
+    escaped = _text(text)
     for char, entity in _ATTRIBUTE_ESCAPES:
-        if char in text:
-            text = text.replace(char, entity)
-    return text
+        if char in escaped:
+            escaped = escaped.replace(char, entity)
+    if len(text) <= 64:  # names, flags and ids; bounded like the name cache
+        if len(_escaped_attributes) >= _CACHE_LIMIT:
+            _escaped_attributes.clear()
+        _escaped_attributes[text] = escaped
+    return escaped
