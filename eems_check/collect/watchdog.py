@@ -110,7 +110,8 @@ def run_fed(
             threading.Thread(
                 target=worker, args=(index, task, started), name=f"{name}-{index}", daemon=True
             ).start()
-        wait = max(0.0, min(deadline for _, deadline in running.values()) - time.monotonic()) if running else None
+        # Every task gets the same limit and `running` keeps start order, so the first entry ends soonest.
+        wait = max(0.0, next(iter(running.values()))[1] - time.monotonic()) if running else None
         try:
             event = events.get(timeout=wait)
         except queue.Empty:
