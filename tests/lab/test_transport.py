@@ -33,9 +33,13 @@ def _one_cycle(
 
 @pytest.mark.parametrize("auth", ["ntlm", "negotiate"])
 @pytest.mark.parametrize("endpoint", ["wsman", "exchange"])
-def test_sealed_ntlm_and_spnego_cycles_use_eight_requests(
-    basic_lab: LabOrg, auth: str, endpoint: str
-) -> None:
+def test_sealed_ntlm_and_spnego_cycles_use_eight_requests(auth: str, endpoint: str) -> None:
+    # A lab of its own: the module's shared lab may still see a late request from an earlier test's pool.
+    with LabOrg(load_org(FIXTURES / "basic.yaml"), base_address="127.0.32.1") as lab:
+        _count_one_sealed_cycle(lab, auth, endpoint)
+
+
+def _count_one_sealed_cycle(basic_lab: LabOrg, auth: str, endpoint: str) -> None:
     before = basic_lab.request_count("ex01.contoso.lab")
     wsm = client(basic_lab, "ex01.contoso.lab", endpoint, auth=auth)
     config = "Microsoft.Exchange" if endpoint == "exchange" else "Microsoft.PowerShell"
