@@ -1,13 +1,15 @@
 """Scan a simulated organisation of N servers with injected latency; print wall time, speed-up, client CPU and RSS.
 
     .venv/bin/python benchmarks/scan_bench.py [--servers 200] [--delay-ms 50] [--parallel N] [--runs 5]
-                                              [--skip-serial]
+                                              [--skip-serial] [--lab-processes 2]
 
-The simulated organisation runs in a child process, so the client CPU time and peak RSS printed are the scanner's
-own; the child reports its own CPU per run too (on a 2-core machine it shares the cores with the scanner, and one
-Python process of simulated servers bounds the parallel run). Medians over --runs parallel scans, then one scan
-at --parallel 1. Targets (issue): >= 20x speed-up of the default parallelism over --parallel 1, <= 15 ms client
-CPU per server, <= 250 MB peak RSS at 1,000 servers. Everything stays on loopback.
+The simulated organisation runs in child processes (--lab-processes, each serving a share of the servers), so the
+client CPU time and peak RSS printed are the scanner's own; the children report their CPU per run too. On a
+2-core machine they share the cores with the scanner, whose one interpreter lock then bounds the parallel run.
+Medians over --runs parallel scans, then one scan at --parallel 1. A fixed pure-Python loop is timed before and
+after: a machine's speed can drift by a third within minutes, so compare figures taken close together.
+Targets (issue): >= 20x speed-up of the default parallelism over --parallel 1, <= 15 ms client CPU per server,
+<= 250 MB peak RSS at 1,000 servers. Everything stays on loopback.
 """
 
 from __future__ import annotations
