@@ -38,9 +38,20 @@ class XMLWriter:
             return None
         # Like the standard library, the root declares every namespace of the tree, sorted by prefix.
         out[declarations] = "".join(
-            f' xmlns:{prefix}="{_attribute(uri)}"' for uri, prefix in sorted(used.items(), key=lambda x: x[1])
+            f' xmlns:{prefix}="{escape_attribute(uri)}"' for uri, prefix in sorted(used.items(), key=lambda x: x[1])
         )
         return "".join(out).encode("utf-8", "xmlcharrefreplace")
+
+    def fragment(self, element: ET.Element, used: dict[str, str]) -> str | None:
+        """`element` written as it appears inside a larger tree: the same text as in ``tostring`` of a tree that
+        holds it, without namespace declarations; the namespaces it uses are added to `used` (URI -> prefix) for
+        the root to declare. None when `tostring` would answer None."""
+        out: list[str] = []
+        try:
+            self._write(element, out, used)
+        except _Unwritable:
+            return None
+        return "".join(out)
 
     def _write(self, element: ET.Element, out: list[str], used: dict[str, str], *, root: bool = False) -> int:
         tag = element.tag
@@ -54,14 +65,14 @@ class XMLWriter:
         for key, value in element.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise _Unwritable("an attribute that is not text")
-            out.append(f' {self._name(key, used)}="{_attribute(value)}"')
+            out.append(f' {self._name(key, used)}="{escape_attribute(value)}"')
         text = element.text
         if text is not None and not isinstance(text, str):
             raise _Unwritable("text that is not a string")
         if text or len(element):
             out.append(">")
             if text:
-                out.append(_text(text))
+                out.append(escape_text(text))
             for child in element:
                 self._write(child, out, used)
             out.append("</" + name + ">")
@@ -71,7 +82,7 @@ class XMLWriter:
         if tail:
             if not isinstance(tail, str):
                 raise _Unwritable("a tail that is not a string")
-            out.append(_text(tail))
+            out.append(escape_text(tail))
         return declarations
 
     def _name(self, name: str, used: dict[str, str]) -> str:
@@ -98,7 +109,8 @@ class XMLWriter:
         return found
 
 
-def _text(text: str) -> str:
+def escape_text(text: str) -> str:
+    """Character data as ElementTree writes it."""
     if "&" in text:
         text = text.replace("&", "&amp;")
     if "<" in text:
@@ -114,11 +126,12 @@ _ATTRIBUTE_ESCAPES = (('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", 
 _escaped_attributes: dict[str, str] = {}  # the same few values recur in every envelope ("true", "en-US", ...)
 
 
-def _attribute(text: str) -> str:
+def escape_attribute(text: str) -> str:
+    """An attribute value as ElementTree writes it (between double quotes)."""
     escaped = _escaped_attributes.get(text)
     if escaped is not None:
         return escaped
-    escaped = _text(text)
+    escaped = escape_text(text)
     for char, entity in _ATTRIBUTE_ESCAPES:
         if char in escaped:
             escaped = escaped.replace(char, entity)

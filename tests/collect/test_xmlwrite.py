@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from pypsrp.wsman import NAMESPACES, WSMan
+from pypsrp.wsman import NAMESPACES, OptionSet, SelectorSet, WSMan
 
 from eems_check.collect import remoting
 from eems_check.collect.xmlwrite import XMLWriter
@@ -74,25 +74,88 @@ def test_the_override_keeps_pypsrps_invoke_signature() -> None:
     ]
 
 
-def test_every_envelope_of_a_scan_is_what_element_tree_writes(
-    demo_lab: LabOrg, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _pypsrps_envelope(
+    wsman: WSMan, message_id: str, action: str, resource_uri: str, resource: ET.Element | None,
+    option_set: Any, selector_set: Any, timeout: int | None,
+) -> bytes:
+    """What pypsrp's own invoke writes for these arguments, with `message_id` in place of its random one."""
+    _, header = wsman._create_header(action, resource_uri, option_set, selector_set, timeout)
+    found = header.find(f"{{{NAMESPACES['wsa']}}}MessageID")
+    assert found is not None
+    found.text = f"uuid:{message_id}"
+    envelope = ET.Element(f"{{{NAMESPACES['s']}}}Envelope")
+    envelope.append(header)
+    body = ET.SubElement(envelope, f"{{{NAMESPACES['s']}}}Body")
+    if resource is not None:
+        body.append(resource)
+    return ET.tostring(envelope, encoding="utf-8", method="xml")
+
+
+def test_every_envelope_of_a_scan_is_what_pypsrp_writes(demo_lab: LabOrg, monkeypatch: pytest.MonkeyPatch) -> None:
     from eems_check.collect import scan
 
-    checked: list[bytes] = []
+    checked: list[str] = []
+    written = remoting._WSMan._written
 
-    class Checking(XMLWriter):
-        def tostring(self, element: ET.Element) -> bytes | None:
-            written = super().tostring(element)
-            assert written == ET.tostring(element, encoding="utf-8", method="xml")
-            checked.append(written)
-            return written
+    def checking(self: remoting._WSMan, message_id: str, *args: Any) -> bytes | None:
+        ours = written(self, message_id, *args)
+        assert ours == _pypsrps_envelope(self, message_id, *args)
+        checked.append(args[0].rsplit("/", 1)[-1])
+        return ours
 
-    monkeypatch.setattr(remoting, "_ENVELOPE_WRITER", Checking(PREFIXES))
+    monkeypatch.setattr(remoting._WSMan, "_written", checking)
     inventory = scan(lab_options(demo_lab, servers=["EX01"]))
     assert [s.name for s in inventory.servers] == ["EX01"]
-    actions = {ET.fromstring(xml).findtext("s:Header/wsa:Action", namespaces=NAMESPACES) for xml in checked}
-    assert {a.rsplit("/", 1)[-1] for a in actions if a} >= {"Create", "Receive", "Command", "Delete"}
+    assert set(checked) >= {"Create", "Receive", "Command", "Signal", "Delete"}
+
+
+def _options(*pairs: tuple[str, str]) -> OptionSet:
+    options = OptionSet()
+    for name, value in pairs:
+        options.add_option(name, value)
+    return options
+
+
+def _selectors(*pairs: tuple[str, str]) -> SelectorSet:
+    selectors = SelectorSet()
+    for name, value in pairs:
+        selectors.add_option(name, value)
+    return selectors
+
+
+def _receive() -> ET.Element:
+    receive = ET.Element(f"{{{NAMESPACES['rsp']}}}Receive")
+    ET.SubElement(receive, f"{{{NAMESPACES['rsp']}}}DesiredStream", CommandId="ABC").text = "stdout"
+    return receive
+
+
+@pytest.mark.parametrize(
+    ("action", "resource_uri", "resource", "options", "selectors", "timeout", "settings"),
+    [
+        ("http://schemas.xmlsoap.org/ws/2004/09/transfer/Create", "http://x/Microsoft.PowerShell", None, None, None,
+         None, {}),
+        ("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive", "http://x/Microsoft.Exchange", _receive(),
+         _options(("WSMAN_CMDSHELL_OPTION_KEEPALIVE", "TRUE")), _selectors(("ShellId", "A-B")), 30, {}),
+        ("urn:a&b", "", _receive(), _options(("a", "x<y"), ("b", '"q"')), _selectors(("S", "1"), ("T", "\t2")), 1,
+         {"locale": "de-DE", "data_locale": 'x"&y', "operation_timeout": 7, "path": "wsman?a=1&b=2"}),
+        ("", "uri", ET.Element(f"{{{NAMESPACES['rsp']}}}Signal"), None, None, None, {"max_envelope_size": 512000}),
+    ],
+    ids=["create-no-body", "receive-with-options-and-selectors", "escapes-everywhere", "empty-action-short-form"],
+)
+def test_the_envelope_template_writes_pypsrps_bytes(
+    action: str, resource_uri: str, resource: ET.Element | None, options: Any, selectors: Any,
+    timeout: int | None, settings: dict[str, Any],
+) -> None:
+    wsman = remoting._WSMan("ex01.contoso.lab", ssl=False, auth="ntlm", username="u", password="p", **settings)
+    message_id = "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0"
+    args = (action, resource_uri, resource, options, selectors, timeout)
+    assert wsman._written(message_id, *args) == _pypsrps_envelope(wsman, message_id, *args)
+
+
+def test_an_envelope_the_writer_cannot_write_goes_pypsrps_way() -> None:
+    wsman = remoting._WSMan("ex01.contoso.lab", ssl=False, auth="ntlm", username="u", password="p")
+    odd = ET.Element("{urn:example:unknown}Thing")
+    assert wsman._written("ID", "urn:action", "uri", odd, None, None, None) is None
 
 
 @pytest.mark.parametrize(
