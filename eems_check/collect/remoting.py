@@ -217,7 +217,6 @@ class _WSMan(WSMan):
             )
         return answer_xml
 
-
     def _written(
         self,
         message_id: str,
