@@ -23,7 +23,6 @@ import ipaddress
 import logging
 import os
 import re
-import selectors
 import socket
 import socketserver
 import ssl
@@ -32,7 +31,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar, overload
 
-from eems_check.lab import auth, cmdlets, psrp, wsman
+from eems_check.lab import auth, cmdlets, listening, psrp, wsman
 from eems_check.lab.orgfile import LabOrgSpec, ServerSpec, format_build
 from eems_check.lab.web import WebRequest, WebResponder
 
@@ -569,29 +568,12 @@ class LabOrg:
             raise
         assert self._web is not None
         self._web.start()
-        # One accept loop over every listening socket: a serve_forever thread per listener polled 20 times a
-        # second each, which at a few hundred simulated servers cost a whole core while doing nothing.
-        thread = threading.Thread(target=self._accept_loop, name="lab-accept", daemon=True)
+        thread = threading.Thread(
+            target=listening.serve_until, args=(self._listeners, self.stopping), name="lab-accept", daemon=True
+        )
         thread.start()
         self._threads.append(thread)
         self._started = True
-
-    def _accept_loop(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            for listener in self._listeners:
-                selector.register(listener.socket, selectors.EVENT_READ, listener)
-            while not self.stopping.is_set():
-                for key, _ in selector.select(0.05):
-                    listener = key.data
-                    try:
-                        request, client = listener.get_request()
-                    except OSError:
-                        continue
-                    try:
-                        listener.process_request(request, client)  # ThreadingMixIn: a thread per connection
-                    except Exception:
-                        listener.handle_error(request, client)
-                        listener.shutdown_request(request)
 
     def stop(self) -> None:
         """Stop everything; returns promptly even with hung clients or hang faults."""

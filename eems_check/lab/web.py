@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import logging
-import selectors
 import socket
 import socketserver
 import ssl
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from eems_check.lab import listening
 from eems_check.lab.orgfile import ServerSpec, format_build
 
 __all__ = ["MANIFEST_PATH", "OWA_PATH", "WebRequest", "WebResponder", "manifest_xml"]
@@ -245,7 +245,9 @@ class WebResponder:
 
     def start(self) -> None:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._serve, name="lab-web", daemon=True)
+        self._thread = threading.Thread(
+            target=listening.serve_until, args=(self._listeners, self._stop), name="lab-web", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -282,20 +284,3 @@ class WebResponder:
                 self._connections.add(sock)
             else:
                 self._connections.discard(sock)
-
-    def _serve(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            for listener in self._listeners:
-                selector.register(listener.socket, selectors.EVENT_READ, listener)
-            while not self._stop.is_set():
-                for key, _ in selector.select(0.05):
-                    listener = key.data
-                    try:
-                        request, client = listener.get_request()
-                    except OSError:
-                        continue
-                    try:
-                        listener.process_request(request, client)  # a daemon thread per connection
-                    except Exception:
-                        listener.handle_error(request, client)
-                        listener.shutdown_request(request)
