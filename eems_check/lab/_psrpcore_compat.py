@@ -64,6 +64,8 @@ from psrpcore.types import (
     SessionCapability,
 )
 
+from eems_check.collect.xmlwrite import escape_text
+
 __all__ = [
     "complete_pipeline",
     "fail_pipeline",
@@ -402,10 +404,4 @@ def _lone_text(element: ElementTree.Element) -> bytes:
     tag, text = element.tag, element.text
     if not text:
         return f"<{tag} />".encode()
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    return f"<{tag}>{text}</{tag}>".encode("utf-8", "xmlcharrefreplace")
+    return f"<{tag}>{escape_text(text)}</{tag}>".encode("utf-8", "xmlcharrefreplace")
