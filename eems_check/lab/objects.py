@@ -28,7 +28,6 @@ from psrpcore.types import (
     PSUri,
 )
 
-from eems_check.lab import _psrpcore_compat as compat
 from eems_check.lab.orgfile import LabOrgSpec, ServerSpec
 
 __all__ = [
@@ -204,7 +203,6 @@ def exchange_server(server: ServerSpec, org: LabOrgSpec) -> PSObject:
     if hit is not None and hit[0] is org:
         return hit[1]
     obj = _exchange_server(server, org)
-    compat.serialise_once(obj)
     if len(_SERVER_OBJECTS) >= 20000:
         _SERVER_OBJECTS.clear()
     _SERVER_OBJECTS[key] = (org, obj)

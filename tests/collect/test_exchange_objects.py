@@ -8,13 +8,14 @@ import pytest
 
 from eems_check.collect.plain import PSBag
 from eems_check.collect.records import exchange_facts
-from eems_check.collect.remoting import plain_from_clixml
+from eems_check.collect.remoting import objects_from_clixml
 
 from .conftest import FIXTURES
 
 
 def _plain(name: str) -> Any:
-    return plain_from_clixml((FIXTURES / name).read_text(encoding="utf-8"))
+    (only,) = objects_from_clixml((FIXTURES / name).read_text(encoding="utf-8"))
+    return only
 
 
 @pytest.mark.parametrize(("fixture", "expected"), [
