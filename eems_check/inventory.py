@@ -302,6 +302,7 @@ def inventory_from_document(doc: Any, name: str) -> Inventory:
             name=org["name"],
             mitigations_enabled=org.get("mitigations_enabled"),
             discovery_server=org.get("discovery_server"),
+            discovery_problems=tuple(org.get("discovery_problems") or ()),
         ),
         servers=servers,
         collected_at=parse_datetime(doc.get("collected_at"), f"{name}: collected_at"),
@@ -404,6 +405,7 @@ def inventory_to_document(inv: Inventory) -> dict[str, Any]:
             "name": inv.org.name,
             "mitigations_enabled": inv.org.mitigations_enabled,
             "discovery_server": inv.org.discovery_server,
+            **({"discovery_problems": list(inv.org.discovery_problems)} if inv.org.discovery_problems else {}),
         },
         "servers": [server_to_dict(s) for s in inv.servers],
     }
