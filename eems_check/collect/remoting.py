@@ -559,7 +559,7 @@ def objects_from_clixml(xml_text: str) -> list[Any]:
     """Every object of a CLIXML text, plain: an `Export-Clixml` file (`<Objs>`, with its namespace, the type
     names and objects of later objects referring to earlier ones) or one object as it travels in a PSRP message
     (`<Obj>`). pypsrp's serializer reads the objects in order, sharing its references, as PowerShell does."""
-    root = ET.fromstring(xml_text)
+    root = ET.fromstring(xml_text.lstrip("\ufeff"))  # Export-Clixml writes a byte-order mark
     for element in root.iter():
         if isinstance(element.tag, str) and element.tag.startswith("{"):
             element.tag = element.tag.split("}", 1)[1]
