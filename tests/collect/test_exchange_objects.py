@@ -81,7 +81,7 @@ def test_the_lab_writes_every_property_of_a_real_exchange_server_in_its_order() 
     props = root.find("Props")
     assert props is not None
     assert [(p.get("N"), p.tag) for p in props] == expected
-    assert [t.text for t in root.iter("T")][0] == "Microsoft.Exchange.Data.Directory.Management.ExchangeServer"
+    assert next(t.text for t in root.iter("T")) == "Microsoft.Exchange.Data.Directory.Management.ExchangeServer"
     assert not any((t.text or "").startswith("Deserialized.") for t in root.iter("T"))  # a client adds that
 
 
