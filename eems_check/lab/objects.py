@@ -316,6 +316,7 @@ def exchange_server(server: ServerSpec, org: LabOrgSpec) -> PSObject:
     legacy_dn = f"/o={org.name}/ou={_ADMIN_GROUP}/cn=Configuration/cn=Servers/cn={server.name}"
     is_mbx = server.is_mailbox
     controllers = [org.domain_controller]
+    advertised = server.fault("fqdn_as")
     props: list[tuple[str, Any]] = [
         ("Name", server.name),
         ("DataPath", _long_path(server.install_path.rstrip("\\") + "\\Mailbox")),
@@ -323,7 +324,7 @@ def exchange_server(server: ServerSpec, org: LabOrgSpec) -> PSObject:
         ("Edition", ServerEditionType[server.edition]),
         ("ExchangeLegacyDN", legacy_dn),
         ("ExchangeLegacyServerRole", 0),
-        ("Fqdn", server.fqdn),
+        ("Fqdn", advertised.fqdn if advertised is not None else server.fqdn),
         ("CustomerFeedbackEnabled", False),
         ("InternetWebProxy", _uri(server.eems.internet_web_proxy)),
         ("InternetWebProxyBypassList", None),

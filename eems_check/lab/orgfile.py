@@ -67,6 +67,10 @@ FAULT_KINDS = (
     "garbage",
     "oversized",
     "http_refuse",
+    "endless_body",
+    "negative_chunk",
+    "trailing_bytes",
+    "fqdn_as",
 )
 ENDPOINTS = ("wsman", "exchange", "both")
 # Faults that only concern the collector script, i.e. the /wsman endpoint.
@@ -199,6 +203,7 @@ class FaultSpec:
     mb: float = 1.0  # oversized
     code: int = 5  # wsman_fault
     message: str = "Access is denied."  # wsman_fault
+    fqdn: str = ""  # fqdn_as: what Get-ExchangeServer says the server's Fqdn is
 
     def applies_to(self, endpoint: str) -> bool:
         """Whether this fault concerns ``endpoint`` (``wsman`` or ``exchange``)."""
@@ -851,6 +856,10 @@ _FAULT_PARAMS: dict[str, tuple[str, ...]] = {
     "garbage": (),
     "oversized": ("mb",),
     "http_refuse": (),
+    "endless_body": ("endpoint",),
+    "negative_chunk": ("endpoint",),
+    "trailing_bytes": ("endpoint",),
+    "fqdn_as": ("fqdn",),
 }
 
 
@@ -898,6 +907,8 @@ def _parse_faults(ck: _Checker, m: _LDict, what: str) -> tuple[FaultSpec, ...]:
             if not 0 < mb <= 256:
                 raise ck.fail(ck.line_of(f, "mb"), "fault oversized: mb must be > 0 and <= 256")
             kwargs["mb"] = float(mb)
+        elif kind == "fqdn_as":
+            kwargs["fqdn"] = ck.get(f, "fqdn", str, "fault fqdn_as", required=True)
         elif kind == "wsman_fault":
             kwargs["code"] = ck.get(f, "code", int, "fault wsman_fault", default=5)
             kwargs["message"] = ck.get(f, "message", str, "fault wsman_fault", default="Access is denied.")

@@ -58,6 +58,14 @@ _HTML_500 = (
 )
 
 
+_ENDLESS_BLOCKS = 32 * 1024  # 64 KiB blocks: 2 GiB at most
+# A second answer nobody asked for, written right after a real one (the ``trailing_bytes`` fault).
+_SMUGGLED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: 23\r\n\r\n"
+    b"<smuggled-answer-xyz />"
+)
+
+
 def _loopback(address: str) -> ipaddress.IPv4Address:
     ip = ipaddress.IPv4Address(address)
     if not ip.is_loopback:
@@ -162,6 +170,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         headers: list[tuple[str, str]] | None = None,
         *,
         close: bool = False,
+        trailer: bytes = b"",
     ) -> None:
         reason = self.responses.get(status, ("",))[0]
         lines = [f"HTTP/1.1 {status} {reason}", f"Server: {_SERVER_HEADERS[self.server.endpoint]}"]
@@ -172,7 +181,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             lines.append("Connection: close")
             self.close_connection = True
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.wfile.write(head + body)  # one write: no header/body split on the wire
+        self.wfile.write(head + body + trailer)  # one write: no header/body split on the wire
         with contextlib.suppress(OSError, AttributeError):
             self.wfile.flush()
 
@@ -257,6 +266,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(400, b"", extra)
             return
 
+        for kind in ("endless_body", "negative_chunk"):
+            if spec.fault(kind, endpoint) is not None:
+                self._endless(chunked=kind == "negative_chunk")
+                return
+
         registry = self.server.registry
         assert registry is not None
         req: wsman.WSManRequest | None = None
@@ -280,7 +294,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             ctype, payload = auth.seal(context, payload, auth.sealed_protocol(content_type))
         else:
             ctype = _SOAP_TYPE
-        self._send(status, payload, [*extra, ("Content-Type", ctype)])
+        smuggled = _SMUGGLED if spec.fault("trailing_bytes", endpoint) is not None else b""
+        self._send(status, payload, [*extra, ("Content-Type", ctype)], trailer=smuggled)
+
+    def _endless(self, *, chunked: bool) -> None:
+        """An answer that never ends (the ``endless_body`` and ``negative_chunk`` faults): bounded at 2 GiB, and
+        over as soon as the client hangs up or the lab stops."""
+        framing = "Transfer-Encoding: chunked\r\n\r\n-10\r\n" if chunked else "Connection: close\r\n\r\n"
+        head = f"HTTP/1.1 200 OK\r\nServer: {_SERVER_HEADERS[self.server.endpoint]}\r\nContent-Type: {_SOAP_TYPE}\r\n"
+        self.close_connection = True
+        block = b"<s:Envelope>" + b"x" * (64 * 1024 - 12)
+        with contextlib.suppress(OSError):
+            self.wfile.write((head + framing).encode("latin-1"))
+            for _ in range(_ENDLESS_BLOCKS):
+                if self.server.lab.stopping.is_set():
+                    break
+                self.wfile.write(block)
 
     def _user_name(self) -> str:
         return self.server.lab.credentials[0]
