@@ -71,6 +71,7 @@ FAULT_KINDS = (
     "negative_chunk",
     "trailing_bytes",
     "fqdn_as",
+    "ad_error",
 )
 ENDPOINTS = ("wsman", "exchange", "both")
 # Faults that only concern the collector script, i.e. the /wsman endpoint.
@@ -204,6 +205,8 @@ class FaultSpec:
     code: int = 5  # wsman_fault
     message: str = "Access is denied."  # wsman_fault
     fqdn: str = ""  # fqdn_as: what Get-ExchangeServer says the server's Fqdn is
+    after: int = 0  # ad_error: servers Get-ExchangeServer lists before the error
+    terminating: bool = False  # ad_error: the error ends the pipeline (Failed) instead of being written
 
     def applies_to(self, endpoint: str) -> bool:
         """Whether this fault concerns ``endpoint`` (``wsman`` or ``exchange``)."""
@@ -860,6 +863,7 @@ _FAULT_PARAMS: dict[str, tuple[str, ...]] = {
     "negative_chunk": ("endpoint",),
     "trailing_bytes": ("endpoint",),
     "fqdn_as": ("fqdn",),
+    "ad_error": ("after", "terminating"),
 }
 
 
@@ -907,6 +911,10 @@ def _parse_faults(ck: _Checker, m: _LDict, what: str) -> tuple[FaultSpec, ...]:
             if not 0 < mb <= 256:
                 raise ck.fail(ck.line_of(f, "mb"), "fault oversized: mb must be > 0 and <= 256")
             kwargs["mb"] = float(mb)
+        elif kind == "ad_error":
+            kwargs["after"] = ck.get(f, "after", int, "fault ad_error", default=0)
+            kwargs["terminating"] = ck.get(f, "terminating", bool, "fault ad_error", default=False)
+            kwargs["endpoint"] = "exchange"
         elif kind == "fqdn_as":
             kwargs["fqdn"] = ck.get(f, "fqdn", str, "fault fqdn_as", required=True)
         elif kind == "wsman_fault":
