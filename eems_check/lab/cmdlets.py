@@ -713,11 +713,10 @@ def _run_collector(rt: Runtime, p: Params, emit: Callable[[Any], None], sink: Si
         proxy=str(p.get("Proxy")) if p.get("Proxy") else None,
     )
     server = rt.server
-    delay = server.fault("delay")
-    if delay is not None and delay.scope == "collector":
+    delay = server.fault("delay", scope="collector")
+    if delay is not None:
         sink.sleep(delay.ms / 1000)
-    hang = server.fault("hang")
-    if hang is not None and hang.scope == "collector":
+    if server.fault("hang", scope="collector") is not None:
         sink.hang()
     now = rt.clock()
     if server.fault("garbage") is not None:

@@ -245,10 +245,11 @@ class ServerSpec:
     def is_mailbox(self) -> bool:
         return "Mailbox" in self.roles
 
-    def fault(self, kind: str, endpoint: str | None = None) -> FaultSpec | None:
-        """The first fault of ``kind`` that applies to ``endpoint`` (any endpoint when None)."""
+    def fault(self, kind: str, endpoint: str | None = None, scope: str | None = None) -> FaultSpec | None:
+        """The first fault of ``kind`` that applies to ``endpoint`` (any endpoint when None) and has ``scope``
+        (any scope when None): a server may both answer every request late and run its collector long."""
         for f in self.faults:
-            if f.kind == kind and (endpoint is None or f.applies_to(endpoint)):
+            if f.kind == kind and (endpoint is None or f.applies_to(endpoint)) and scope in (None, f.scope):
                 return f
         return None
 

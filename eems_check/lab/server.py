@@ -211,12 +211,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(404, _HTTPSYS_404, [("Content-Type", "text/html; charset=us-ascii")])
             return
 
-        hang = spec.fault("hang", endpoint)
-        if hang is not None and hang.scope == "all":
+        if spec.fault("hang", endpoint, scope="all") is not None:
             self._hang()
             return
-        delay = spec.fault("delay", endpoint)
-        if delay is not None and delay.scope == "request" and delay.ms and lab.stopping.wait(delay.ms / 1000):
+        delay = spec.fault("delay", endpoint, scope="request")
+        if delay is not None and delay.ms and lab.stopping.wait(delay.ms / 1000):
             self.close_connection = True
             return
 
