@@ -183,7 +183,7 @@ class CappedAdapter(HTTPAdapter):
     def __init__(self, *, limit: int = RESPONSE_LIMIT, cancel: Cancel | None = None, **kwargs: Any) -> None:
         response = type("CappedResponse", (_CappedResponse,), {"limit": limit})
         extra = {"response_class": response, "cancel": cancel}
-        self._pools = {
+        self.pools = {
             "http": type("Pool", (urllib3.HTTPConnectionPool,), {"ConnectionCls": type("HTTP", (_HTTP,), extra)}),
             "https": type("Pool", (urllib3.HTTPSConnectionPool,), {"ConnectionCls": type("HTTPS", (_HTTPS,), extra)}),
         }
@@ -191,7 +191,7 @@ class CappedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = self._pools
+        self.poolmanager.pool_classes_by_scheme = self.pools
 
 
 def pypsrp_version() -> str:
@@ -231,6 +231,8 @@ def install_session(
     session.verify = verify
     session.auth = auth
     adapter = CappedAdapter(limit=limit, cancel=cancel, max_retries=0)
+    if getattr(adapter.poolmanager, "pool_classes_by_scheme", None) is not adapter.pools:
+        log.warning("urllib3 %s: its pools take no connection class; answers are not size-capped", urllib3.__version__)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     transport.session = session

@@ -544,8 +544,14 @@ def _embedded_list(property_sets: list[Any]) -> list[Any] | None:
         serializer = Serializer()
         types = {e.get("RefId") for e in element.iter("TN")}
         objects = {e.get("RefId") for e in element.iter("Obj")}
-        serializer.tn.update({e.get("RefId"): [] for e in element.iter("TNRef") if e.get("RefId") not in types})
-        serializer.obj.update({e.get("RefId"): None for e in element.iter("Ref") if e.get("RefId") not in objects})
+        # pypsrp's Serializer keeps its reference tables in the public attributes `tn` and `obj`: what the list
+        # names from outside itself goes in as unknown type names and a null object.
+        getattr(serializer, "tn", {}).update(
+            {r.get("RefId"): [] for r in element.iter("TNRef") if r.get("RefId") not in types}
+        )
+        getattr(serializer, "obj", {}).update(
+            {r.get("RefId"): None for r in element.iter("Ref") if r.get("RefId") not in objects}
+        )
         try:
             items = serializer.deserialize(holder, clear=False)
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
