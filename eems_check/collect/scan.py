@@ -95,9 +95,13 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
     selector = _Selector(options)
 
     def admit(item: Any) -> None:  # in the discovery thread, as Get-ExchangeServer's objects arrive
-        facts, problem = selector.admit(item)
-        if facts is not None:
-            board.admit(facts, feed, problem)
+        try:
+            facts, problem = selector.admit(item)
+            if facts is not None:
+                board.admit(facts, feed, problem)
+        except (InputError, ValueError, TypeError, KeyError) as exc:  # one unreadable object ends nothing else
+            shown = scrub(str(item), options.password)[:80]
+            selector.problems.append(f"Get-ExchangeServer's object {shown!r} could not be read: {exc}")
 
     try:
         org = _discover(options, admit)

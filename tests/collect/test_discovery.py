@@ -106,3 +106,32 @@ def test_a_saved_inventory_keeps_the_discovery_problems(tmp_path: Path) -> None:
         inventory = scan(lab_options(lab))
     again = inventory_from_document(json.loads(json.dumps(inventory_to_document(inventory))), "saved.json")
     assert again.org == dataclasses.replace(inventory.org)
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise ValueError("a value that cannot be shown")
+
+
+def test_one_unreadable_object_is_a_problem_and_the_rest_are_collected(
+    demo_lab: LabOrg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    from eems_check.collect.plain import PSBag
+
+    scan_module = importlib.import_module("eems_check.collect.scan")  # the package's `scan` is the function
+
+    real = scan_module.exchange_facts
+
+    def facts(bag: PSBag) -> dict[str, Any]:
+        if str(bag) == "EX2019B":
+            return real(PSBag({**bag, "ServerRole": _Unprintable()}, str(bag)))
+        return real(bag)
+
+    monkeypatch.setattr(scan_module, "exchange_facts", facts)
+    inventory = scan(lab_options(demo_lab, sites=("Amsterdam",)))
+    assert [s.name for s in inventory.servers] == ["EX2016A", "EX2016B", "EX2019A"]
+    assert inventory.org.discovery_problems == (
+        "Get-ExchangeServer's object 'EX2019B' could not be read: a value that cannot be shown",
+    )
