@@ -66,14 +66,15 @@ def record(args: argparse.Namespace, report: Report, report_paths: Sequence[Path
             changes = report.changes
             if changes is None:
                 changes = _changes_since_previous(history, report)
-            history.append(report, origin=args.command)
+            added = history.append(report, origin=args.command)
             trend = build_trend(history, org)
     except (HistoryError, EemsCheckError) as exc:
         print(f"eems-check: error: {exc}; the reports are written without the history", file=sys.stderr)
         return report, None
     report = dataclasses.replace(report, changes=changes, trend=trend)
     runs = trend.total_runs if trend else 0
-    return report, f"History: {path.resolve()} ({runs} run{'s' if runs != 1 else ''} of {org})"
+    note = "" if added else "; a run generated at the same second was already recorded, so this one was not"
+    return report, f"History: {path.resolve()} ({runs} run{'s' if runs != 1 else ''} of {org}{note})"
 
 
 def _changes_since_previous(history: Any, report: Report) -> Any:
