@@ -73,6 +73,7 @@ class Bar:
     label_y: float
     date: str | None  # the date written under the bar, every few bars
     date_x: float
+    date_anchor: str  # SVG text-anchor: the first and last dates stay inside the chart
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def chart(trend: Trend, width: int = 760, height: int = 240) -> Chart:
                 label_x=round(x + bar_w / 2, 2),
                 label_y=round(min(red_top, bottom) - 4, 2),
                 date=p.date if show_date else None,
-                date_x=round(x + bar_w / 2, 2),
+                date_x=round(x if i == 0 else x + bar_w if i == n - 1 else x + bar_w / 2, 2),
+                date_anchor="start" if i == 0 else "end" if i == n - 1 else "middle",
             )
         )
     ticks = tuple((round(bottom - v * scale, 2), v) for v in range(0, y_max + 1, step))
