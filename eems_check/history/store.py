@@ -18,10 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import InputError
 from ..model import Report, ServerReport, Verdict
@@ -53,6 +53,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             overview_rules TEXT NOT NULL,          -- JSON [[rule_id, label, is_eems], ...]
             servers INTEGER NOT NULL,
             cannot_receive INTEGER NOT NULL,
+            by_reason TEXT NOT NULL,               -- JSON {rule_id: servers that cannot receive for it}
+            undecided INTEGER NOT NULL,
             worst TEXT NOT NULL,
             UNIQUE (org_id, generated_at))""",
         """CREATE TABLE server (
@@ -86,9 +88,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             worst TEXT NOT NULL,
             verdicts TEXT NOT NULL,                -- the overview rules' verdicts in run.overview_rules order
             blocked_by TEXT,                       -- the first EEMS rule that FAILs: cannot receive mitigations
+            undecided INTEGER NOT NULL,            -- 1: no EEMS rule FAILs but one is UNKNOWN
             collection TEXT NOT NULL,
             findings INTEGER NOT NULL REFERENCES finding_set(id),
             fix TEXT,                              -- the computed fix, once the evaluation provides one
+            -- Carried from the server's previous row (times: Unix seconds of a run's generated_at):
+            first_seen INTEGER NOT NULL,           -- its first recorded run
+            stretch_since INTEGER,                 -- blocked: the first run of its present stretch of such runs
+            stretch_runs INTEGER NOT NULL,         -- runs in that stretch (runs that could not decide: skipped)
+            build_changed INTEGER,                 -- the run in which its build last changed (NULL: never seen to)
             PRIMARY KEY (run_id, server_id)) WITHOUT ROWID""",
         "CREATE INDEX server_run_by_server ON server_run (server_id, run_id)",
         "CREATE INDEX run_by_org ON run (org_id, generated_at)",
@@ -131,6 +139,11 @@ def blocked_by(server: ServerReport, rules: Sequence[str]) -> str | None:
     return None
 
 
+def undecided(server: ServerReport, rules: Sequence[str]) -> bool:
+    """Whether one of `rules` is UNKNOWN for `server` (the data does not decide whether it can receive)."""
+    return any((f := server.finding(r)) is not None and f.verdict is Verdict.UNKNOWN for r in rules)
+
+
 @dataclass(frozen=True)
 class RunRow:
     """One recorded run, as `runs` returns it."""
@@ -146,6 +159,8 @@ class RunRow:
     overview_rules: tuple[tuple[str, str, bool], ...]
     servers: int
     cannot_receive: int
+    by_reason: dict[str, int]
+    undecided: int
     worst: str
 
     @property
@@ -154,31 +169,72 @@ class RunRow:
         return tuple((r, label) for r, label, eems in self.overview_rules if eems)
 
 
-@dataclass(frozen=True)
-class ServerRunRow:
-    """One server in one run."""
+class ServerFacts(NamedTuple):
+    """One server in one run, with what its earlier rows say of it (times: Unix seconds)."""
 
-    run_id: int
-    server: str
-    build_number: str | None
-    build_name: str
-    precision: str | None
-    worst: str
+    server_id: int
+    name: str
+    build_id: int
     blocked_by: str | None
-    undecided: bool  # an EEMS rule is UNKNOWN and none FAILs
-    collection: str
-    fix: str | None
+    first_seen: int
+    stretch_since: int | None  # set when it cannot receive mitigations in this run
+    stretch_runs: int
+    build_changed: int | None
+
+
+@dataclass(frozen=True)
+class BuildRow:
+    number: str | None
+    name: str
+    precision: str | None
+
+    @property
+    def text(self) -> str:
+        return self.name + (f" ({self.number})" if self.number and self.number not in self.name else "")
 
 
 _RUN_COLUMNS = (
     "run.id, org.name, generated_at, evaluated_on, origin, source, tool_version, rules_version, overview_rules, "
-    "servers, cannot_receive, worst"
+    "servers, cannot_receive, by_reason, undecided, worst"
 )
 
 
 def _run_row(row: Sequence[Any]) -> RunRow:
     rules = tuple((str(r), str(label), bool(eems)) for r, label, eems in json.loads(row[8]))
-    return RunRow(row[0], row[1], parse_utc(row[2]), row[3], row[4], row[5], row[6], row[7], rules, *row[9:])
+    run_id, org, stamp, evaluated_on, origin, source, tool, rules_version = row[:8]
+    servers, cannot, by_reason, unsure, worst = row[9:]
+    return RunRow(run_id, org, parse_utc(stamp), evaluated_on, origin, source, tool, rules_version, rules, servers,
+                  cannot, json.loads(by_reason), unsure, worst)  # fmt: skip
+
+
+def epoch(stamp: dt.datetime) -> int:
+    return int(stamp.timestamp())
+
+
+def from_epoch(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+
+
+def same_build(a: BuildRow, b: BuildRow) -> bool | None:
+    """Whether two builds are the same, at the precision both know (None: one of them is unknown)."""
+    if a.number is None or b.number is None:
+        return None
+    x, y = a.number.split("."), b.number.split(".")
+    if "cu" in (a.precision, b.precision):
+        x, y = x[:3], y[:3]
+    return x == y
+
+
+class _Carried(NamedTuple):
+    """What a server's row carries over from its previous row."""
+
+    build_id: int
+    blocked_by: str | None
+    undecided: int
+    first_seen: int
+    stretch_since: int | None
+    stretch_runs: int
+    build_changed: int | None
 
 
 class History:
@@ -229,11 +285,13 @@ class History:
         rules = eems_rules(report)
         overview = [[r, label, r in rules] for r, label in report.run.overview_rules]
         reasons = [blocked_by(s, rules) for s in report.servers]
+        unsure = [r is None and undecided(s, rules) for s, r in zip(report.servers, reasons, strict=True)]
+        by_reason = {r: reasons.count(r) for r in dict.fromkeys(x for x in reasons if x is not None)}
         run = report.run
         cur = db.execute(
             "INSERT INTO run (org_id, generated_at, evaluated_on, recorded_at, origin, source, tool_version, "
-            "rules_version, rules_as_of, overview_rules, servers, cannot_receive, worst) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "rules_version, rules_as_of, overview_rules, servers, cannot_receive, by_reason, undecided, worst) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 org_id,
                 stamp,
@@ -247,6 +305,8 @@ class History:
                 json.dumps(overview, ensure_ascii=False),
                 len(report.servers),
                 sum(r is not None for r in reasons),
+                json.dumps(by_reason),
+                sum(unsure),
                 report.worst.value,
             ),
         )
@@ -255,7 +315,7 @@ class History:
         interned = _Interner(db)
         overview_ids = [r for r, _ in run.overview_rules]
         rows = []
-        for s, reason in zip(report.servers, reasons, strict=True):
+        for s, reason, unknown in zip(report.servers, reasons, unsure, strict=True):
             verdicts = " ".join(
                 (f.verdict.value if (f := s.finding(r)) is not None else "-").replace(" ", "") for r in overview_ids
             )
@@ -267,16 +327,77 @@ class History:
                     s.worst.value,
                     verdicts,
                     reason,
+                    int(unknown),
                     s.server.collection.status.value,
                     interned.finding_set(s),
                 )
             )
         db.executemany(
-            "INSERT OR REPLACE INTO server_run (run_id, server_id, build_id, worst, verdicts, blocked_by, collection, "
-            "findings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO server_run (run_id, server_id, build_id, worst, verdicts, blocked_by, undecided, "
+            "collection, findings, first_seen, stretch_runs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
             rows,
         )
+        later = db.execute(
+            "SELECT id, generated_at FROM run WHERE org_id = ? AND generated_at >= ? ORDER BY generated_at",
+            (org_id, stamp),
+        ).fetchall()
+        builds = self.builds()
+        for later_id, later_stamp in later:  # this run, and every later one when an earlier report is imported
+            self._carry(org_id, later_id, parse_utc(later_stamp), builds)
         return run_id
+
+    def _previous_rows(self, org_id: int, stamp: dt.datetime, server_ids: list[int]) -> dict[int, _Carried]:
+        """Each server's newest row in a run of the organisation before `stamp`."""
+        db, text = self._db, utc_text(stamp)
+        columns = "sr.server_id, sr.build_id, sr.blocked_by, sr.undecided, sr.first_seen, sr.stretch_since, " \
+                  "sr.stretch_runs, sr.build_changed"  # fmt: skip
+        before = db.execute(
+            "SELECT id FROM run WHERE org_id = ? AND generated_at < ? ORDER BY generated_at DESC LIMIT 1",
+            (org_id, text),
+        ).fetchone()
+        if before is None:
+            return {}
+        found = {
+            row[0]: _Carried(*row[1:])
+            for row in db.execute(f"SELECT {columns} FROM server_run sr WHERE sr.run_id = ?", (before[0],))
+        }
+        for server_id in server_ids:  # servers the previous run did not list (a --server scan, say)
+            if server_id not in found:
+                row = db.execute(
+                    f"SELECT {columns} FROM server_run sr JOIN run r ON r.id = sr.run_id WHERE sr.server_id = ? "
+                    "AND r.generated_at < ? ORDER BY r.generated_at DESC LIMIT 1",
+                    (server_id, text),
+                ).fetchone()
+                if row is not None:
+                    found[server_id] = _Carried(*row[1:])
+        return found
+
+    def _carry(self, org_id: int, run_id: int, stamp: dt.datetime, builds: dict[int, BuildRow]) -> None:
+        """Fill the carried columns of run `run_id` from each server's previous row."""
+        db, now = self._db, epoch(stamp)
+        rows = db.execute(
+            "SELECT server_id, build_id, blocked_by, undecided FROM server_run WHERE run_id = ?", (run_id,)
+        ).fetchall()
+        previous = self._previous_rows(org_id, stamp, [r[0] for r in rows])
+        updates = []
+        for server_id, build_id, reason, unsure in rows:
+            p = previous.get(server_id)
+            since: int | None
+            if reason is not None:  # cannot receive: the stretch goes on, past runs that could not decide
+                since, runs = (p.stretch_since, p.stretch_runs + 1) if p and p.stretch_since else (now, 1)
+            elif unsure:  # cannot decide: neither counts nor breaks the stretch
+                since, runs = (p.stretch_since, p.stretch_runs) if p else (None, 0)
+            else:
+                since, runs = None, 0
+            changed = p.build_changed if p else None
+            if p and p.build_id != build_id and same_build(builds[p.build_id], builds[build_id]) is False:
+                changed = now
+            updates.append((p.first_seen if p else now, since, runs, changed, run_id, server_id))
+        db.executemany(
+            "UPDATE server_run SET first_seen = ?, stretch_since = ?, stretch_runs = ?, build_changed = ? "
+            "WHERE run_id = ? AND server_id = ?",
+            updates,
+        )
 
     def _server_ids(self, org_id: int, report: Report) -> dict[str, int]:
         db = self._db
@@ -362,35 +483,21 @@ class History:
         rows = self._query(f"SELECT {_RUN_COLUMNS} FROM run JOIN org ON org.id = run.org_id WHERE run.id = ?", [run_id])
         return _run_row(rows[0])
 
-    def server_runs(self, runs: Iterable[RunRow]) -> list[ServerRunRow]:
-        """Every server of `runs`, ordered by run as given, then by the server's first appearance."""
-        order = {r.id: i for i, r in enumerate(runs)}
-        if not order:
-            return []
-        marks = ",".join("?" * len(order))
+    def server_facts(self, run: RunRow) -> list[ServerFacts]:
+        """The servers of `run`, in the order they were first recorded."""
         rows = self._query(
-            "SELECT sr.run_id, s.name, b.number, b.name, b.precision, sr.worst, sr.blocked_by, sr.verdicts, "
-            "sr.collection, sr.fix FROM server_run sr JOIN server s ON s.id = sr.server_id "
-            f"JOIN build b ON b.id = sr.build_id WHERE sr.run_id IN ({marks}) ORDER BY sr.run_id, s.id",
-            list(order),
+            "SELECT sr.server_id, s.name, sr.build_id, sr.blocked_by, sr.first_seen, sr.stretch_since, "
+            "sr.stretch_runs, sr.build_changed FROM server_run sr JOIN server s ON s.id = sr.server_id "
+            "WHERE sr.run_id = ? ORDER BY sr.server_id",
+            [run.id],
         )
-        out = [
-            ServerRunRow(
-                run_id,
-                name,
-                number or None,
-                build_name,
-                precision or None,
-                worst,
-                reason,
-                reason is None and "unknown" in verdicts.split(),
-                collection,
-                fix,
-            )
-            for run_id, name, number, build_name, precision, worst, reason, verdicts, collection, fix in rows
-        ]
-        out.sort(key=lambda r: order[r.run_id])  # stable: servers keep their order within a run
-        return out
+        return list(map(ServerFacts._make, rows))
+
+    def builds(self) -> dict[int, BuildRow]:
+        return {
+            i: BuildRow(number or None, name, precision or None)
+            for i, number, name, precision in self._query("SELECT id, number, name, precision FROM build")
+        }
 
     def run_document(self, run: RunRow) -> dict[str, Any]:
         """The run as a minimal `eems-check/report` document: what `eems_check.diff.compare` reads."""

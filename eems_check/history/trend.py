@@ -8,11 +8,10 @@ report, the mail and `eems-check history` print. What it must not do: write to t
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 
-from .store import History, RunRow, ServerRunRow, org_key
+from .store import BuildRow, History, ServerFacts, from_epoch, org_key
 
 TREND_RUNS = 52  # a year of weekly runs
 
@@ -44,9 +43,9 @@ class ServerTrend:
     blocked_by: str | None  # the label of the EEMS rule that keeps it from receiving mitigations now
     blocked_since: dt.datetime | None  # the first run of its present unbroken stretch of such runs
     blocked_runs: int  # runs in that stretch (runs that could not decide are skipped, not counted)
-    since_first: bool  # the stretch reaches back to the first run of the trend: it may be older still
-    build_changed: dt.datetime | None  # the first run on its present build, when an earlier run saw another
-    first_seen: dt.datetime  # its first run in the trend
+    since_first: bool  # the stretch begins with its first recorded run: it may be older still
+    build_changed: dt.datetime | None  # the run in which its build last changed (None: not since first seen)
+    first_seen: dt.datetime  # its first recorded run
     build: str
 
 
@@ -56,7 +55,7 @@ class Trend:
     file: str
     points: tuple[Point, ...]  # oldest first; the last is the newest run
     reasons: tuple[tuple[str, str], ...]  # (rule id, label) of the EEMS rules, in stacking order
-    servers: tuple[ServerTrend, ...]  # the newest run's servers, in its order
+    servers: tuple[ServerTrend, ...]  # the newest run's servers, in the order they were first recorded
     total_runs: int  # recorded for this organisation (the trend shows the newest `len(points)`)
 
     @cached_property
@@ -94,79 +93,39 @@ class Trend:
         )
 
 
-def _same_build(a: ServerRunRow, b: ServerRunRow) -> bool | None:
-    """Whether two rows have the same build, at the precision both know (None: one of them is unknown)."""
-    if a.build_number is None or b.build_number is None:
-        return None
-    x, y = a.build_number.split("."), b.build_number.split(".")
-    if "cu" in (a.precision, b.precision):
-        x, y = x[:3], y[:3]
-    return x == y
-
-
-def _server_trend(rows: list[tuple[RunRow, ServerRunRow]], labels: dict[str, str]) -> ServerTrend:
-    """`rows`: one server's runs, oldest first, the newest being the trend's newest run."""
-    now = rows[-1][1]
-    since, count, reached_first = None, 0, False
-    if now.blocked_by is not None:
-        for i in range(len(rows) - 1, -1, -1):
-            r, row = rows[i]
-            if row.blocked_by is not None:
-                since, count, reached_first = r.generated_at, count + 1, i == 0
-            elif not row.undecided:
-                break
-    changed = None
-    for i in range(len(rows) - 2, -1, -1):
-        same = _same_build(rows[i][1], now)
-        if same is False:
-            changed = rows[i + 1][0].generated_at
-            break
-    number = now.build_number
-    name = now.build_name + (f" ({number})" if number and number not in now.build_name else "")
+def _server_trend(facts: ServerFacts, labels: dict[str, str], builds: dict[int, BuildRow]) -> ServerTrend:
+    since = facts.stretch_since if facts.blocked_by is not None else None
     return ServerTrend(
-        name=now.server,
-        blocked_by=labels.get(now.blocked_by, now.blocked_by) if now.blocked_by else None,
-        blocked_since=since,
-        blocked_runs=count,
-        since_first=reached_first,
-        build_changed=changed,
-        first_seen=rows[0][0].generated_at,
-        build=name,
+        name=facts.name,
+        blocked_by=labels.get(facts.blocked_by, facts.blocked_by) if facts.blocked_by else None,
+        blocked_since=from_epoch(since) if since is not None else None,
+        blocked_runs=facts.stretch_runs if since is not None else 0,
+        since_first=since is not None and since == facts.first_seen,
+        build_changed=from_epoch(facts.build_changed) if facts.build_changed is not None else None,
+        first_seen=from_epoch(facts.first_seen),
+        build=builds[facts.build_id].text,
     )
 
 
 def build_trend(history: History, org: str, *, runs: int = TREND_RUNS) -> Trend | None:
-    """The trend of `org` over its newest `runs` runs (None: nothing recorded for it)."""
+    """The trend of `org` over its newest `runs` runs (None: nothing recorded for it). The per-server facts
+    reach back beyond those runs: each row carries them from the row before."""
     window = history.runs(org, limit=runs)
     if not window:
         return None
-    rows = history.server_runs(window)
-    newest = window[-1]
     labels: dict[str, str] = {}
     for r in reversed(window):  # the newest label of a rule wins; the newest run's order first
         for rule_id, label in r.reasons:
             labels.setdefault(rule_id, label)
-    per_run: dict[int, list[ServerRunRow]] = defaultdict(list)
-    for row in rows:
-        per_run[row.run_id].append(row)
-        if row.blocked_by is not None:
-            labels.setdefault(row.blocked_by, row.blocked_by)
-    reasons = tuple(labels.items())
-    points = []
     for r in window:
-        servers = per_run[r.id]
-        counts = dict.fromkeys(labels, 0)
-        for row in servers:
-            if row.blocked_by is not None:
-                counts[row.blocked_by] += 1
-        points.append(
-            Point(r.id, r.generated_at, len(servers), tuple(counts.values()), sum(row.undecided for row in servers))
-        )
-    by_run = {r.id: r for r in window}
-    per_server: dict[str, list[tuple[RunRow, ServerRunRow]]] = defaultdict(list)
-    for row in rows:
-        per_server[org_key(row.server)].append((by_run[row.run_id], row))
-    trends = tuple(_server_trend(per_server[org_key(row.server)], labels) for row in per_run[newest.id])
+        for rule_id in r.by_reason:
+            labels.setdefault(rule_id, rule_id)
+    points = tuple(
+        Point(r.id, r.generated_at, r.servers, tuple(r.by_reason.get(k, 0) for k in labels), r.undecided)
+        for r in window
+    )
+    builds = history.builds()
+    servers = tuple(_server_trend(f, labels, builds) for f in history.server_facts(window[-1]))
     total = history.count_runs(org) if len(window) == runs else len(window)
-    return Trend(org=newest.org, file=str(history.path), points=tuple(points), reasons=reasons, servers=trends,
-                 total_runs=total)  # fmt: skip
+    return Trend(org=window[-1].org, file=str(history.path), points=points, reasons=tuple(labels.items()),
+                 servers=servers, total_runs=total)  # fmt: skip

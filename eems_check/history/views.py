@@ -177,7 +177,7 @@ class TableRow:
 class ServerRow:
     name: str
     reason: str
-    since: str  # "2026-05-04", or "2026-05-04 or earlier" when the stretch reaches the first run shown
+    since: str  # "2026-05-04", or "2026-05-04 or earlier" when that is the server's first recorded run
     runs: int
     build: str
     build_changed: str

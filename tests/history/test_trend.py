@@ -3,14 +3,17 @@ against the numbers worked out by hand in that file."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from eems_check.history import build_trend, open_history
+from eems_check.history import Trend, build_trend, open_history
 from eems_check.history.views import chart, mail_bars, trend_view
+from eems_check.model import Report
 
 from .halfyear import run_time, schedule
 
@@ -54,13 +57,50 @@ def test_per_server_since_when_and_last_build_change(half_year_file: Path, serve
     )
 
 
-def test_a_shorter_window_says_the_stretch_may_be_older(half_year_file: Path) -> None:
+def test_a_shorter_trend_still_knows_since_when(half_year_file: Path) -> None:
     with open_history(half_year_file, create=False) as history:
         trend = build_trend(history, "Contoso", runs=4)
     assert trend is not None
-    assert trend.total_runs == 26
+    assert (trend.total_runs, len(trend.points)) == (26, 4)
     left = trend.by_name["ex16-22a"]
-    assert (left.blocked_runs, left.since_first, left.blocked_since) == (4, True, run_time(22))
+    assert (left.blocked_runs, left.since_first, left.blocked_since) == (26, True, run_time(0))
+
+
+def facts(trend: Trend | None) -> list[tuple[Any, ...]]:
+    assert trend is not None
+    return sorted(
+        (s.name, s.blocked_by, s.blocked_since, s.blocked_runs, s.since_first, s.build_changed) for s in trend.servers
+    )
+
+
+def test_reports_imported_in_any_order_give_the_same_history(
+    half_year_file: Path, half_year_reports: list[Report], tmp_path: Path
+) -> None:
+    shuffled = list(half_year_reports)
+    random.Random(3).shuffle(shuffled)
+    with open_history(tmp_path / "shuffled.sqlite") as history:
+        for report in shuffled:
+            history.append(report, origin="import")
+        got = build_trend(history, "Contoso")
+    with open_history(half_year_file, create=False) as history:
+        want = build_trend(history, "Contoso")
+    assert got is not None and want is not None
+    assert facts(got) == facts(want)
+    assert [dataclasses.astuple(p)[1:] for p in got.points] == [dataclasses.astuple(p)[1:] for p in want.points]
+
+
+def test_a_run_without_a_server_does_not_break_its_stretch(half_year_reports: list[Report], tmp_path: Path) -> None:
+    """A scan narrowed with --server lists some servers only; the others keep counting from their last row."""
+    with open_history(tmp_path / "narrowed.sqlite") as history:
+        for week, report in enumerate(half_year_reports):
+            if week == 10:
+                narrowed = tuple(s for s in report.servers if s.server.name != "EX16-22A")
+                report = dataclasses.replace(report, servers=narrowed)
+            history.append(report, origin="scan")
+        trend = build_trend(history, "Contoso")
+    assert trend is not None
+    left = trend.by_name["ex16-22a"]
+    assert (left.blocked_since, left.blocked_runs) == (run_time(0), 25)  # one run fewer: the one it was not in
 
 
 def test_the_chart_draws_one_bar_per_run_with_heights_proportional_to_the_counts(half_year_file: Path) -> None:
