@@ -6,14 +6,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from eems_check.evaluate import evaluate
 from eems_check.history import Trend, build_trend, open_history
 from eems_check.history.views import chart, mail_bars, trend_view
-from eems_check.model import Report
+from eems_check.model import Collection, CollectionStatus, Report
+from eems_check.ruleset import load_ruleset
 
 from .halfyear import run_time, schedule
 
@@ -89,18 +92,38 @@ def test_reports_imported_in_any_order_give_the_same_history(
     assert [dataclasses.astuple(p)[1:] for p in got.points] == [dataclasses.astuple(p)[1:] for p in want.points]
 
 
-def test_a_run_without_a_server_does_not_break_its_stretch(half_year_reports: list[Report], tmp_path: Path) -> None:
-    """A scan narrowed with --server lists some servers only; the others keep counting from their last row."""
-    with open_history(tmp_path / "narrowed.sqlite") as history:
+def _absent(report: Report) -> Report:
+    """A scan narrowed with --server: the server is not in the run at all."""
+    return dataclasses.replace(report, servers=tuple(s for s in report.servers if s.server.name != "EX16-22A"))
+
+
+def _unreachable(report: Report) -> Report:
+    """The server did not answer: no build, so neither EEMS rule can be decided (UNKNOWN)."""
+    gone = Collection(CollectionStatus.UNREACHABLE, "connection refused")
+    servers = tuple(
+        dataclasses.replace(
+            s.server, exsetup_version=None, build_source=None, admin_display_version=None, collection=gone
+        )
+        if s.server.name == "EX16-22A"
+        else s.server
+        for s in report.servers
+    )
+    inventory = dataclasses.replace(report.inventory, servers=servers)
+    return evaluate(inventory, load_ruleset(), today=report.run.evaluated_on, generated_at=report.run.generated_at)
+
+
+@pytest.mark.parametrize("gap", [_absent, _unreachable], ids=["not in the run", "undecided in the run"])
+def test_a_run_that_cannot_say_does_not_break_a_stretch(
+    half_year_reports: list[Report], tmp_path: Path, gap: Callable[[Report], Report]
+) -> None:
+    with open_history(tmp_path / "gap.sqlite") as history:
         for week, report in enumerate(half_year_reports):
-            if week == 10:
-                narrowed = tuple(s for s in report.servers if s.server.name != "EX16-22A")
-                report = dataclasses.replace(report, servers=narrowed)
-            history.append(report, origin="scan")
+            history.append(gap(report) if week == 10 else report, origin="scan")
         trend = build_trend(history, "Contoso")
     assert trend is not None
     left = trend.by_name["ex16-22a"]
-    assert (left.blocked_since, left.blocked_runs) == (run_time(0), 25)  # one run fewer: the one it was not in
+    assert (left.blocked_since, left.blocked_runs) == (run_time(0), 25)  # one run fewer: the one that cannot say
+    assert trend.points[10].undecided == (1 if gap is _unreachable else 0)
 
 
 def test_the_chart_draws_one_bar_per_run_with_heights_proportional_to_the_counts(half_year_file: Path) -> None:
