@@ -13,6 +13,7 @@ import pytest
 
 from ..history.test_trend import EXPECTED, expected_counts
 from .conftest import ARTIFACTS, NARROW, OpenReport, ReportFile
+from .test_report_in_browser import hex_to_rgb
 
 trend_only = pytest.mark.parametrize("report", ["trend"], indirect=True)
 with_and_without_js = pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
@@ -39,11 +40,6 @@ JS_TABLE = """(selector) => Array.from(document.querySelectorAll(selector + ' tb
   .filter(r => r.getClientRects().length > 0).map(r => Array.from(r.cells).map(c => c.innerText.trim()))"""
 
 
-def rgb(colour: str) -> str:
-    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgb({r}, {g}, {b})"
-
-
 @trend_only
 @with_and_without_js
 @pytest.mark.parametrize("media", ["screen", "print"])
@@ -57,7 +53,7 @@ def test_the_chart_draws_one_bar_per_run_with_its_count(
     for bar, (mar2023, jun2026) in zip(chart["bars"], expected_counts(), strict=True):
         heights = {}
         for r in bar["rects"]:
-            assert r["painted"] == rgb(r["fill"])
+            assert r["painted"] == hex_to_rgb(r["fill"])
             heights[r["fill"]] = r["height"]
         unit = sum(heights.values()) / 12  # every run has 12 servers
         got = (round(heights.get("#FF0000", 0) / unit, 1), round(heights.get("#FF8C00", 0) / unit, 1))

@@ -19,7 +19,7 @@ from ..browser.trend import recorded_report
 from ..history.halfyear import half_year
 from ..history.test_trend import expected_counts
 from .conftest import ARTIFACTS
-from .test_browser import SETTINGS, load, without_style_attributes, without_style_elements
+from .test_browser import SETTINGS, load, rgb, without_style_attributes, without_style_elements
 
 JS_BARS = """() => Array.from(document.querySelectorAll('table.trend > tbody > tr')).map(tr => {
   const cells = Array.from(tr.cells[1].querySelectorAll('td')).map(td => ({
@@ -40,11 +40,6 @@ def page_context(chromium: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     yield context
     context.close()
-
-
-def rgb(colour: str) -> str:
-    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgb({r}, {g}, {b})"
 
 
 def html_of(report: Report) -> str:
