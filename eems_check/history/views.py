@@ -197,6 +197,8 @@ class TrendView:
     table: tuple[TableRow, ...]  # newest first
     servers: tuple[ServerRow, ...]  # those that cannot receive mitigations now, longest first
     more_servers: int
+    build_changes: tuple[tuple[str, str, str], ...]  # (server, build now, changed on) within the chart, newest first
+    more_build_changes: int
     mail_bars: tuple[MailBar, ...]
     text_lines: tuple[str, ...]  # the plain-text chart
 
@@ -235,6 +237,11 @@ def trend_view(trend: Trend | None, *, mail: bool = False) -> TrendView | None:
     if trend is None:
         return None
     limit = 25 if mail else SERVER_ROWS
+    start = trend.first.generated_at
+    changed = sorted(
+        (s for s in trend.servers if s.build_changed is not None and s.build_changed >= start),
+        key=lambda s: (-s.build_changed.timestamp() if s.build_changed else 0, s.name.casefold()),
+    )
     headline = trend.headline
     return TrendView(
         trend=trend,
@@ -246,6 +253,8 @@ def trend_view(trend: Trend | None, *, mail: bool = False) -> TrendView | None:
         ),
         servers=_server_rows(trend, limit),
         more_servers=max(len(trend.blocked) - limit, 0),
+        build_changes=tuple((s.name, s.build, f"{s.build_changed:%Y-%m-%d}") for s in changed[:limit]),
+        more_build_changes=max(len(changed) - limit, 0),
         mail_bars=mail_bars(trend) if mail else (),
         text_lines=text_lines(trend) if mail else (),
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ..history.halfyear import run_time, schedule
 from ..history.test_trend import EXPECTED, expected_counts
 from .conftest import ARTIFACTS, NARROW, OpenReport, ReportFile
 from .test_report_in_browser import hex_to_rgb
@@ -106,9 +107,23 @@ def test_trend_screenshot_is_written(open_report: OpenReport, report: ReportFile
     tab.page.locator("#trend").scroll_into_view_if_needed()
     box = tab.js(
         "() => { const a = document.getElementById('trend').getBoundingClientRect();"
-        " const b = document.getElementById('trend-servers').nextElementSibling.getBoundingClientRect();"
+        " const b = document.getElementById('trend-builds').nextElementSibling.getBoundingClientRect();"
         " return {x: 0, y: a.top + window.scrollY - 8, width: document.documentElement.clientWidth,"
         " height: b.bottom - a.top + 16}; }"
     )
     tab.page.screenshot(path=str(path), full_page=True, clip=box, animations="disabled")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+@trend_only
+@with_and_without_js
+def test_build_changes_list_each_patched_server_on_the_day_of_its_last_patch(
+    open_report: OpenReport, report: ReportFile, javascript: bool
+) -> None:
+    last: dict[str, int] = {}
+    for patch in schedule()["patches"]:
+        last[patch["server"]] = patch["week"]
+    want = sorted(((run_time(w).strftime("%Y-%m-%d"), name) for name, w in last.items()), reverse=True)
+    tab = open_report(report, javascript=javascript, readonly=True)
+    rows = tab.js(JS_TABLE, "#trend-builds + table")
+    assert [(row[2], row[0]) for row in rows] == want
