@@ -6,6 +6,7 @@ Measures, each as a median:
   * append: recording one run of N servers (one transaction, WAL, into a file that already holds the earlier runs);
   * trend: reading the newest 52 runs back and rendering the report's and the mail's trend sections;
   * the report's HTML rendered with and without the trend (what the trend adds to a report);
+  * "Changes since" the previous run: its document read back from the file and compared with this run's;
 and the history file's size after the last week. Goal (issue): append and trend each under 0.2 s on the
 project's 2-core machine. Each week about 2% of the servers move to a newer build, so the file holds what a
 real organisation's would: builds, findings and "days behind" messages that change from week to week.
@@ -27,12 +28,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from evaluate_bench import synthetic
 
+from eems_check.diff import compare
 from eems_check.evaluate import evaluate
 from eems_check.history import build_trend, open_history
 from eems_check.history.views import trend_view
 from eems_check.model import BuildSource, Inventory, Report
 from eems_check.render import Format
 from eems_check.render.html_report import environment
+from eems_check.render.json_report import report_to_document
 from eems_check.ruleset import RuleSet, load_ruleset
 
 GOAL_S = 0.2
@@ -105,6 +108,14 @@ def main() -> None:
             Format.HTML.renderer().render(last)
             html_without.append(time.perf_counter() - t)
 
+        changes_times = []  # "Changes since" the previous run: its document from the file, compared with this one
+        with open_history(path) as history:
+            previous = history.runs("Synthetic", limit=1)[-1]
+            for _ in range(3):
+                t = time.perf_counter()
+                compare(history.run_document(previous), report_to_document(reports[args.weeks]))
+                changes_times.append(time.perf_counter() - t)
+
         more = []  # appends into the full file (a year already recorded)
         with open_history(path) as history:
             for extra in reports[args.weeks :]:
@@ -121,6 +132,7 @@ def main() -> None:
     )
     print(f"  append one run, into the full file     {ms(more)}  ratio to goal {statistics.median(more) / GOAL_S:.2f}")
     print(f"  trend of 52 runs: read                 {ms(read_times)}")
+    print(f"  changes since the previous run         {ms(changes_times)}")
     trend_med = statistics.median(trend_times)
     print(f"  trend of 52 runs: read + both sections {ms(trend_times)}  ratio to goal {trend_med / GOAL_S:.2f}")
     with_s, without_s = statistics.median(html_with), statistics.median(html_without)

@@ -623,7 +623,7 @@ def open_history(path: Path, *, create: bool = True) -> History:
         except OSError as exc:
             raise HistoryError(f"{path}: cannot create its folder: {exc.strerror or exc}") from None
     try:
-        db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
     except sqlite3.Error as exc:
         raise HistoryError(f"{path}: cannot open: {exc}") from None
     try:
