@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..model import Report, ServerReport, Verdict
 
 APPLICATION_ID = 0x45454D53  # "EEMS": marks a file as an eems-check history (`PRAGMA application_id`)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # = len(MIGRATIONS); a new version appends its statements there
 BUSY_TIMEOUT_S = 30.0  # another run holding the write lock: wait this long before giving up
 PRESENT = (Verdict.FAIL, Verdict.UNKNOWN)
 EEMS_CATEGORY = "EEMS"
