@@ -1,8 +1,8 @@
 """A second process writing to a history file: `python -m tests.history.writer FILE FIRST COUNT [KILL_AT]`.
 
 Appends COUNT runs of the sample organisation, generated FIRST, FIRST+1, ... hours after 2026-01-01, each in its
-own transaction. With KILL_AT, the process kills itself (SIGKILL: no clean-up, no rollback by Python) while the
-run is being written, after handing KILL_AT servers to the store: an interrupted write."""
+own transaction. With KILL_AT, the process kills itself (SIGKILL: no clean-up, no rollback by Python) in the
+middle of the run's transaction, at server KILL_AT: an interrupted write."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,18 +27,30 @@ START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
 class Dying(tuple[ServerReport, ...]):
-    """The servers of a report; the last pass over them (the one that writes the servers' rows, after the run's
-    row is inserted) kills this process at server `kill_at`."""
+    """The servers of a report. The first time the store iterates them while it holds the file's write lock (seen
+    from a second connection that cannot take it), this process says so and kills itself at server `kill_at`."""
 
     kill_at = 0
-    passes = 0
+    path = ""
 
     def __iter__(self) -> Iterator[ServerReport]:
-        Dying.passes += 1
         for i, server in enumerate(tuple.__iter__(self)):
-            if Dying.passes >= 4 and i == self.kill_at:
+            if i == self.kill_at and _write_locked(self.path):
+                print("killed mid-transaction", flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
             yield server
+
+
+def _write_locked(path: str) -> bool:
+    probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        probe.close()
 
 
 def main(path: str, first: int, count: int, kill_at: int | None = None) -> None:
@@ -48,7 +61,7 @@ def main(path: str, first: int, count: int, kill_at: int | None = None) -> None:
             when = START + dt.timedelta(hours=n)
             report = evaluate(inventory, rules, today=when.date(), generated_at=when)
             if kill_at is not None:
-                Dying.kill_at = kill_at
+                Dying.kill_at, Dying.path = kill_at, path
                 report = dataclasses.replace(report, servers=Dying(report.servers))
             history.append(report, origin="evaluate")
             print(n, flush=True)
