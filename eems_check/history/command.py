@@ -211,7 +211,8 @@ def format_trend(trend: Trend, runs: list[RunRow]) -> str:
     """The terminal view of one organisation: its runs with a bar each, then the servers left behind."""
     lines = [
         f"{trend.org}: {trend.total_runs} run(s) recorded; {trend.headline}.",
-        f"  {'Generated (UTC)':16}  {'Origin':8}  {'Servers':>7}  {'Cannot':>6}  Cannot receive mitigations",
+        f"  {'Generated (UTC)':16}  {'Origin':8}  {'Servers':>7}  {'Cannot':>6}  "
+        "Servers that cannot receive mitigations, by reason",
     ]
     origin = {r.id: r.origin for r in runs}
     for p in trend.points:

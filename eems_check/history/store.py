@@ -611,6 +611,15 @@ def _check_empty(db: sqlite3.Connection, path: Path) -> None:
         raise HistoryError(f"{path}: an SQLite database of another program, not an eems-check history")
 
 
+def journal_mode(path: Path) -> str:
+    """WAL, so that readers never block the run that writes; except on a network share, where SQLite cannot keep
+    WAL's index in memory shared between processes: a UNC path (\\\\server\\share or //server/share) gets the
+    rollback journal, which works through the file's own locks. Either way a run is one atomic transaction. (A
+    mapped drive letter looks local: for a report folder on a share, give --history a local file.)"""
+    text = str(path).replace("\\", "/")
+    return "delete" if text.startswith("//") else "wal"
+
+
 def open_history(path: Path, *, create: bool = True) -> History:
     """Open (and with `create`, create) the history at `path`, migrated to SCHEMA_VERSION."""
     if not create and not path.is_file():
@@ -650,8 +659,9 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
             f"{path}: history schema {version} is newer than this eems-check reads ({SCHEMA_VERSION}): "
             "upgrade eems-check, or choose another file with --history"
         )
-    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        db.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, and a crash leaves no half run
+    mode = journal_mode(path)
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != mode:
+        db.execute(f"PRAGMA journal_mode = {mode}")
     db.execute("PRAGMA foreign_keys = ON")
     if version < SCHEMA_VERSION:
         _migrate(db, path)

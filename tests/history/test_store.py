@@ -47,8 +47,32 @@ def counts(path: Path) -> tuple[int, int, int]:
         db.close()
 
 
-def test_two_processes_writing_at_once_both_succeed_and_nothing_is_lost(tmp_path: Path) -> None:
-    path = tmp_path / "history.sqlite"
+def local(tmp_path: Path) -> Path:
+    return tmp_path / "history.sqlite"
+
+
+def unc_style(tmp_path: Path) -> Path:
+    """The same kind of local file named the way a share is (//host/share/...): Linux reads a leading // as /, so
+    this runs the rollback-journal mode a network share gets, on a real file."""
+    return Path("//" + str(tmp_path / "history.sqlite").lstrip("/"))
+
+
+PATHS = pytest.mark.parametrize(("where", "journal"), [(local, "wal"), (unc_style, "delete")], ids=["local", "share"])
+
+
+def journal_of(path: Path) -> str:
+    db = sqlite3.connect(path)
+    try:
+        return str(db.execute("PRAGMA journal_mode").fetchone()[0])
+    finally:
+        db.close()
+
+
+@PATHS
+def test_two_processes_writing_at_once_both_succeed_and_nothing_is_lost(
+    tmp_path: Path, where: Callable[[Path], Path], journal: str
+) -> None:
+    path = where(tmp_path)
     a, b = writer(path, 0, 15), writer(path, 100, 15)
     out_a, err_a = a.communicate(timeout=120)
     out_b, err_b = b.communicate(timeout=120)
@@ -56,10 +80,14 @@ def test_two_processes_writing_at_once_both_succeed_and_nothing_is_lost(tmp_path
     assert len(out_a.split()) == len(out_b.split()) == 15
     assert counts(path) == (30, 30 * 12, 30 * 12)
     assert integrity(path) == "ok"
+    assert journal_of(path) == journal
 
 
-def test_a_process_killed_while_writing_leaves_the_earlier_runs_and_no_half_run(tmp_path: Path) -> None:
-    path = tmp_path / "history.sqlite"
+@PATHS
+def test_a_process_killed_while_writing_leaves_the_earlier_runs_and_no_half_run(
+    tmp_path: Path, where: Callable[[Path], Path], journal: str
+) -> None:
+    path = where(tmp_path)
     done = writer(path, 0, 2)
     assert done.wait(timeout=60) == 0
     killed = writer(path, 10, 1, 6)  # dies holding the write lock, at the 7th of the run's 12 servers
@@ -71,6 +99,7 @@ def test_a_process_killed_while_writing_leaves_the_earlier_runs_and_no_half_run(
     again = writer(path, 20, 1)
     assert again.wait(timeout=60) == 0
     assert counts(path) == (3, 36, 36)
+    assert journal_of(path) == journal
 
 
 def _newer(path: Path) -> None:
