@@ -389,6 +389,8 @@ class History:
                 since, runs = (p.stretch_since, p.stretch_runs) if p else (None, 0)
             else:
                 since, runs = None, 0
+            # A change is seen against the previous row only, at the precision both know: exact -> CU only ->
+            # another exact SU of the same CU is not seen as a change (rare: a scan that lost ExSetup.exe once).
             changed = p.build_changed if p else None
             if p and p.build_id != build_id and same_build(builds[p.build_id], builds[build_id]) is False:
                 changed = now
