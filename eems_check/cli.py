@@ -96,6 +96,9 @@ def _add_outputs(p: argparse.ArgumentParser) -> None:
         help="exit 1 when a server has a finding at or above this severity (default: error)",
     )
     add_mail_arguments(p)
+    from .history.command import add_run_arguments
+
+    add_run_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--today", type=_date, metavar="YYYY-MM-DD")
     _add_rules(p)
     _add_common(p)
+
+    from .history import command as history_command
+
+    history_command.add_parser(sub, _add_common, _Parser)
 
     p = sub.add_parser("diff", help="what changed between two saved JSON reports")
     p.add_argument("old", type=Path, metavar="OLD.json")
@@ -252,6 +259,9 @@ def _report_and_exit(
         changes = compare(document, report_to_document(report), old_label=str(path))
         report = dataclasses.replace(report, changes=changes)
     plan = OutputPlan.build(html=html, json=json_path, csv=csv, output_dir=plan_dir, org=inventory.org.name, stamp=now)
+    from .history.command import record
+
+    report, recorded = record(args, report, list(plan.paths.values()))
     written = write_reports(report, plan)
     for line in _summary_lines(report):
         _say(args, line)
@@ -261,6 +271,8 @@ def _report_and_exit(
         _say(args, f"  Changes: {headline(report.changes)}")
     for fmt, path in written.items():
         _say(args, f"{fmt.value.upper()} report: {path.resolve()}")
+    if recorded:
+        _say(args, recorded)
     fail_on = getattr(args, "fail_on", "error")
     if mail is not None:  # after writing: a mail failure (exit 4) loses nothing
         sent = deliver(report, written, mail, FAIL_ON.get(fail_on))
@@ -452,6 +464,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_USAGE if bad else EXIT_OK
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from .history.command import run
+
+    return run(args)
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     if args.rules_command == "update":
         from . import rules_update
@@ -530,6 +548,7 @@ COMMANDS = {
     "rules": cmd_rules,
     "diff": cmd_diff,
     "send": cmd_send,
+    "history": cmd_history,
 }
 
 
@@ -537,7 +556,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        from .history.command import default_subcommand
+
+        args = build_parser().parse_args(default_subcommand(argv))
         _setup_logging(args)
         return COMMANDS[args.command](args)
     except EemsCheckError as exc:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the diff package builds on this model; only the annotation points back
     from .diff.model import Changes
+    from .history.trend import Trend
 
 
 class Severity(str, Enum):
@@ -316,6 +317,7 @@ class Report:
     inventory: Inventory
     servers: tuple[ServerReport, ...]
     changes: Changes | None = None  # what changed since a previous report (--compare-to)
+    trend: Trend | None = None  # the organisation's recorded runs, this one the newest (--history)
 
     @property
     def worst(self) -> Severity:

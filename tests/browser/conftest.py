@@ -137,11 +137,23 @@ def changes_report(ruleset: RuleSet, report_folder: Path) -> ReportFile:
     return _report_file("changes", report, Format.HTML.renderer().render(report), report_folder / "changes.html")
 
 
+@pytest.fixture(scope="session")
+def trend_report(ruleset: RuleSet, report_folder: Path) -> ReportFile:
+    """The last of 26 weekly runs of the sample organisation patched server by server (tests/history), recorded
+    in a real history file: the "Remediation progress" section, with "Changes since" four runs before."""
+    from ..history.halfyear import half_year
+    from .trend import recorded_report
+
+    report = recorded_report(half_year(ruleset), report_folder / "eems-history-Contoso.sqlite")
+    return _report_file("trend", report, Format.HTML.renderer().render(report), report_folder / "trend.html")
+
+
 REPORT_FIXTURES = {
     "sample": "sample_report",
     "demo-scan": "demo_scan_report",
     "hostile": "hostile_report",
     "changes": "changes_report",
+    "trend": "trend_report",
 }
 
 
