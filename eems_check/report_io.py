@@ -1,9 +1,10 @@
-"""Reading a saved JSON report back into a `Report`: the inverse of `render.json_report.report_to_document`.
+"""Reading a saved JSON report back into a `Report`: the inverse of `render.json_report.report_to_document`, and the
+only reader of one (`eems-check send`, `eems-check diff`, `--compare-to`).
 
 What it does: `read_report` loads the file (UTF-8 or UTF-16, as `inventory.load_json` accepts), checks `schema` and
 `schema_version`, rebuilds the run facts, the inventory (through `inventory_from_document`, so it is validated
 exactly like an inventory file), every server's build and findings, and the `changes` section a `--compare-to` run
-adds; and checks the results match the inventory.
+adds; and checks the results match the inventory, one result per server, one finding per rule.
 Rendering what it returns gives the same JSON again.
 
 What it must not do: evaluate rules (the findings are taken as saved, so a report re-sent later still says what
@@ -15,26 +16,31 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from .errors import InventoryError
 from .inventory import SCHEMA_ID as INVENTORY_SCHEMA
 from .inventory import inventory_from_document, load_json, parse_datetime
 from .model import (
+    BuildChange,
     BuildInfo,
     BuildSource,
+    Changes,
     Finding,
+    FindingChange,
     Remediation,
     Report,
+    ReportSide,
+    RuleTotal,
     RunInfo,
+    ServerChange,
     ServerReport,
     Severity,
+    SeverityChange,
+    SeverityTotal,
     Verdict,
 )
-from .render.json_report import REPORT_SCHEMA, REPORT_SCHEMA_VERSION
-
-if TYPE_CHECKING:  # the diff package is imported only when a report carries a `changes` section
-    from .diff import Changes
+from .render.json_report import CHANGES_SCHEMA, CHANGES_SCHEMA_VERSION, REPORT_SCHEMA, REPORT_SCHEMA_VERSION
 
 E = TypeVar("E", BuildSource, Severity, Verdict)
 
@@ -69,6 +75,12 @@ class _Fields:
         if not isinstance(value, str):
             raise self.error(self.path(key), f"must be a string, not {_shown(value)}")
         return value
+
+    def identifier(self, key: str) -> str:
+        value = self.text(key)
+        if not value.strip():
+            raise self.error(self.path(key), "must not be empty")
+        return str(value)
 
     def integer(self, key: str) -> int | None:
         value = self._get(key, True)
@@ -171,7 +183,7 @@ def _finding(f: _Fields) -> Finding:
     evidence = f.texts("evidence")
     rem = f.child("remediation", optional=True)
     return Finding(
-        rule_id=f.text("rule_id"),
+        rule_id=f.identifier("rule_id"),
         title=f.text("title"),
         category=f.text("category"),
         verdict=_verdict(f, "verdict"),
@@ -196,21 +208,8 @@ def _verdict(f: _Fields, key: str) -> Verdict:
 
 
 def _changes(f: _Fields) -> Changes:
-    """The `changes` section (`--compare-to`), the inverse of `diff.changes_to_dict`. Counts, `since` and
-    `is_empty` are derived from the lists, so they are not read back."""
-    from .diff import (
-        CHANGES_SCHEMA,
-        CHANGES_SCHEMA_VERSION,
-        BuildChange,
-        Changes,
-        FindingChange,
-        ReportSide,
-        RuleTotal,
-        ServerChange,
-        SeverityChange,
-        SeverityTotal,
-    )
-
+    """The `changes` section (`--compare-to`), the inverse of `changes_to_dict`. Counts, `since` and `is_empty` are
+    derived from the lists, so they are not read back."""
     if f.obj.get("schema") != CHANGES_SCHEMA or f.obj.get("schema_version") != CHANGES_SCHEMA_VERSION:
         shown = f"{_shown(f.obj.get('schema'))} version {_shown(f.obj.get('schema_version'))}"
         raise f.error(f.where, f"must be {CHANGES_SCHEMA!r} version {CHANGES_SCHEMA_VERSION}, not {shown}")
@@ -295,24 +294,31 @@ def _changes(f: _Fields) -> Changes:
     )
 
 
+def _check_schema(top: _Fields) -> None:
+    doc = top.obj
+    schema = doc.get("schema")
+    if schema == INVENTORY_SCHEMA or (schema is None and "organization" in doc and "servers" in doc):
+        raise top.error("schema", "this is an inventory, not a report; run `eems-check evaluate` on it")
+    if schema is None:
+        raise top.error("schema", f"is required: this is not a JSON report of eems-check ({REPORT_SCHEMA!r})")
+    if schema != REPORT_SCHEMA:
+        raise top.error("schema", f"must be {REPORT_SCHEMA!r}, not {_shown(schema)}")
+    version = doc.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise top.error("schema_version", f"must be an integer, not {_shown(version)}")
+    if version != REPORT_SCHEMA_VERSION:
+        hint = " (written by a newer eems-check)" if version > REPORT_SCHEMA_VERSION else ""
+        raise top.error(
+            "schema_version", f"this eems-check reads version {REPORT_SCHEMA_VERSION}, not {_shown(version)}{hint}"
+        )
+
+
 def report_from_document(doc: Any, name: str) -> Report:
     """Validate a parsed report document and build the `Report`; errors name `name` and the field."""
     if not isinstance(doc, Mapping):
         raise InventoryError(f"{name}: a report must be a JSON object, not {type(doc).__name__}")
-    schema = doc.get("schema")
-    if schema == INVENTORY_SCHEMA:
-        raise InventoryError(f"{name}: schema: this is an inventory, not a report; run `eems-check evaluate` on it")
-    if schema != REPORT_SCHEMA:
-        raise InventoryError(f"{name}: schema: must be {REPORT_SCHEMA!r}, not {_shown(schema)}")
-    version = doc.get("schema_version")
-    if version != REPORT_SCHEMA_VERSION:
-        newer = isinstance(version, int) and not isinstance(version, bool) and version > REPORT_SCHEMA_VERSION
-        hint = " (written by a newer eems-check)" if newer else ""
-        raise InventoryError(
-            f"{name}: schema_version: this eems-check reads version {REPORT_SCHEMA_VERSION}, "
-            f"not {_shown(version)}{hint}"
-        )
     top = _Fields(name, doc, "")
+    _check_schema(top)
     run = _run(_child(top, "run"))
     if "inventory" not in doc:
         raise InventoryError(f"{name}: inventory: is required")
@@ -331,6 +337,11 @@ def report_from_document(doc: Any, name: str) -> Report:
             raise r.error(r.path("server"), f"{server_name!r} has two results")
         seen.add(server_name)
         findings = tuple(_finding(f) for f in r.objects("findings"))
+        rules: set[str] = set()
+        for j, finding in enumerate(findings):
+            if finding.rule_id in rules:
+                raise r.error(f"{r.path('findings')}[{j}].rule_id", f"{finding.rule_id!r} appears twice")
+            rules.add(finding.rule_id)
         server = ServerReport(
             server=record, build=_build(_child(r, "build")), findings=findings, eems_state=r.text("eems_state")
         )
