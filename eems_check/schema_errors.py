@@ -42,12 +42,16 @@ def message(error: jsonschema.ValidationError) -> str:
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")
     if error.validator == "enum" and isinstance(error.validator_value, list):
-        return f"must be one of {', '.join(map(str, error.validator_value))}, not {shown(error.instance)}"
+        allowed = ", ".join(str(v) for v in error.validator_value if v is not None)  # null: the default
+        return f"must be one of {allowed}, not {shown(error.instance)}"
     return error.message if len(error.message) < 200 else error.message[:197] + "..."
 
 
-def ordered(errors: Iterable[jsonschema.ValidationError]) -> list[jsonschema.ValidationError]:
-    """Shallowest first, then by path: the problem to name first."""
+def ordered(errors: Iterable[jsonschema.ValidationError], located: Any = None) -> list[jsonschema.ValidationError]:
+    """The problem to name first comes first: shallowest, then by path; in a `located` YAML document, the first in
+    the file (then the shallowest)."""
+    if located is not None:
+        return sorted(errors, key=lambda e: (line(located, e), len(e.absolute_path), where(e)))
     return sorted(errors, key=lambda e: (len(e.absolute_path), where(e)))
 
 
@@ -58,8 +62,8 @@ def line(doc: Any, error: jsonschema.ValidationError) -> int:
     for part in error.absolute_path:
         if isinstance(node, LDict):
             at = node.line_of(part)
-        elif isinstance(node, LList) and isinstance(part, int):
-            at = node.line_of(part)
+        elif isinstance(node, LList):
+            at = node.line_of(int(part))
         node = node[part]
     if isinstance(node, LDict):
         keys: list[Any] = []
