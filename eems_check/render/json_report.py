@@ -1,6 +1,7 @@
 """The JSON report: a schema-versioned document holding run facts, the inventory and every finding.
 
-It carries everything needed to re-render or mail the report later (`eems-check send REPORT.json`).
+It carries everything needed to re-render or mail the report later (`eems-check send REPORT.json`); `report_io`
+reads it back. `changes_to_dict` writes the `changes` section of a `--compare-to` run, and `eems-check diff --json`.
 """
 
 from __future__ import annotations
