@@ -245,7 +245,7 @@ def _report_and_exit(
     html: Path | None = None,
     json_path: Path | None = None,
     csv: Path | None = None,
-    previous: tuple[Path, dict[str, object]] | None = None,
+    previous: tuple[Path, Report] | None = None,
     mail: MailSettings | None = None,
 ) -> int:
     now = _now()
@@ -253,10 +253,9 @@ def _report_and_exit(
     report = evaluate(inventory, ruleset, today=today, generated_at=now)
     if previous is not None:
         from .diff import compare
-        from .render.json_report import report_to_document
 
-        path, document = previous
-        changes = compare(document, report_to_document(report), old_label=str(path))
+        path, before = previous
+        changes = compare(before, report, old_label=str(path))
         report = dataclasses.replace(report, changes=changes)
     plan = OutputPlan.build(html=html, json=json_path, csv=csv, output_dir=plan_dir, org=inventory.org.name, stamp=now)
     from .history.command import record
@@ -280,13 +279,13 @@ def _report_and_exit(
     return _exit_for(report, fail_on)
 
 
-def _previous(args: argparse.Namespace) -> tuple[Path, dict[str, object]] | None:
+def _previous(args: argparse.Namespace) -> tuple[Path, Report] | None:
     """The --compare-to report, read before any scanning so that a bad file fails fast."""
     if not getattr(args, "compare_to", None):
         return None
-    from .diff import load_report_document
+    from .report_io import read_report
 
-    return args.compare_to, load_report_document(args.compare_to)
+    return args.compare_to, read_report(args.compare_to)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -82,11 +82,10 @@ def _changes_since_previous(history: Any, report: Report) -> Any:
     if not previous:
         return None
     from ..diff import compare
-    from ..render.json_report import report_to_document
 
     run = previous[-1]
     label = f"{history.path} (run of {run.generated_at:%Y-%m-%d %H:%M UTC})"
-    return compare(history.run_document(run), report_to_document(report), old_label=label)
+    return compare(history.run_report(run), report, old_label=label)
 
 
 # --- eems-check history ... ----------------------------------------------------------------------------------

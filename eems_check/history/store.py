@@ -24,13 +24,23 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import InputError
-from ..model import Report, ServerReport, Verdict
+from ..model import (
+    BuildInfo,
+    Finding,
+    Inventory,
+    OrgInfo,
+    Report,
+    RunInfo,
+    ServerRecord,
+    ServerReport,
+    Severity,
+    Verdict,
+)
 
 APPLICATION_ID = 0x45454D53  # "EEMS": marks a file as an eems-check history (`PRAGMA application_id`)
 SCHEMA_VERSION = 1  # = len(MIGRATIONS); a new version appends its statements there
 BUSY_TIMEOUT_S = 30.0  # another run holding the write lock: wait this long before giving up
 PRESENT = (Verdict.FAIL, Verdict.UNKNOWN)
-EEMS_CATEGORY = "EEMS"
 
 # One entry per schema version: the statements that bring a file from the version before to this one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -124,9 +134,7 @@ def parse_utc(text: str) -> dt.datetime:
 
 def eems_rules(report: Report) -> tuple[str, ...]:
     """The overview rules that decide whether EEMS can receive mitigations (as the mail summary decides them)."""
-    from ..mail.summary import eems_overview_rules
-
-    return tuple(rule_id for rule_id, _ in eems_overview_rules(report))
+    return tuple(rule_id for rule_id, _ in report.eems_overview_rules)
 
 
 def blocked_by(server: ServerReport, rules: Sequence[str]) -> str | None:
@@ -501,42 +509,44 @@ class History:
             for i, number, name, precision in self._query("SELECT id, number, name, precision FROM build")
         }
 
-    def run_document(self, run: RunRow) -> dict[str, Any]:
-        """The run as a minimal `eems-check/report` document: what `eems_check.diff.compare` reads."""
-        from ..render.json_report import REPORT_SCHEMA, REPORT_SCHEMA_VERSION
-
+    def run_report(self, run: RunRow) -> Report:
+        """The run as the `Report` that `eems_check.diff.compare` reads: its servers, builds and findings (the
+        history keeps no inventory beyond the organisation's name)."""
         findings = {
-            str(fid): {"rule_id": r, "category": c, "title": t, "verdict": v, "severity": sev, "message": m}
+            str(fid): Finding(
+                rule_id=r, title=t, category=c, verdict=Verdict(v), severity=Severity(sev), message=m
+            )
             for fid, r, c, t, v, sev, m in self._query(
                 "SELECT id, rule_id, category, title, verdict, severity, message FROM finding"
             )
         }
-        results = [
-            {
-                "server": name,
-                "worst": worst,
-                "build": {"number": number or None, "name": build_name, "precision": precision or None},
-                "findings": [findings[i] for i in members.split()],
-            }
-            for name, worst, number, build_name, precision, members in self._query(
-                "SELECT s.name, sr.worst, b.number, b.name, b.precision, fs.members FROM server_run sr "
+        servers = tuple(
+            ServerReport(
+                server=ServerRecord(name=name),
+                build=BuildInfo(
+                    text=None, source=None, number=number or None, name=build_name, product=None, cu=None,
+                    update=None, released=None, age_days=None, precision=precision or "unknown", status="",
+                ),
+                findings=tuple(findings[i] for i in members.split()),
+                eems_state="",
+            )
+            for name, number, build_name, precision, members in self._query(
+                "SELECT s.name, b.number, b.name, b.precision, fs.members FROM server_run sr "
                 "JOIN server s ON s.id = sr.server_id JOIN build b ON b.id = sr.build_id "
                 "JOIN finding_set fs ON fs.id = sr.findings WHERE sr.run_id = ? ORDER BY s.id",
                 [run.id],
             )
-        ]
-        return {
-            "schema": REPORT_SCHEMA,
-            "schema_version": REPORT_SCHEMA_VERSION,
-            "run": {
-                "generated_at": utc_text(run.generated_at),
-                "tool_version": run.tool_version,
-                "rules_version": run.rules_version,
-                "overview_rules": [{"rule_id": r, "label": label} for r, label, _ in run.overview_rules],
-            },
-            "inventory": {"organization": {"name": run.org}},
-            "results": results,
-        }
+        )
+        info = RunInfo(
+            tool_version=run.tool_version,
+            rules_version=run.rules_version,
+            rules_as_of="",
+            evaluated_on=run.generated_at.date(),
+            generated_at=run.generated_at,
+            overview_rules=tuple((r, label) for r, label, _ in run.overview_rules),
+        )
+        inventory = Inventory(org=OrgInfo(name=run.org), servers=tuple(s.server for s in servers))
+        return Report(run=info, inventory=inventory, servers=servers)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:

@@ -9,7 +9,6 @@ from pathlib import Path
 from eems_check.diff import compare
 from eems_check.history import build_trend, open_history
 from eems_check.model import Report
-from eems_check.render.json_report import report_to_document
 
 
 def recorded_report(reports: list[Report], path: Path, *, back: int = 4) -> Report:
@@ -20,6 +19,6 @@ def recorded_report(reports: list[Report], path: Path, *, back: int = 4) -> Repo
         for report in reports:
             history.append(report, origin="evaluate")
         runs = history.runs(reports[-1].inventory.org.name)
-        changes = compare(history.run_document(runs[-1 - back]), report_to_document(reports[-1]), old_label=str(path))
+        changes = compare(history.run_report(runs[-1 - back]), reports[-1], old_label=str(path))
         trend = build_trend(history, reports[-1].inventory.org.name)
     return dataclasses.replace(reports[-1], changes=changes, trend=trend)

@@ -17,7 +17,6 @@ from eems_check.diff import compare
 from eems_check.history import APPLICATION_ID, SCHEMA_VERSION, History, HistoryError, open_history
 from eems_check.history.store import MIGRATIONS
 from eems_check.model import Report
-from eems_check.render.json_report import report_to_document
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -174,8 +173,8 @@ def test_a_recorded_run_compares_with_its_report_as_no_change(fresh: History, ha
         first = history.append(half_year_reports[4], origin="evaluate")
         second = history.append(half_year_reports[5], origin="evaluate")
         assert first is not None and second is not None
-        same = compare(history.run_document(second), report_to_document(half_year_reports[5]))
-        moved = compare(history.run_document(first), report_to_document(half_year_reports[5]))
+        same = compare(history.run_report(second), half_year_reports[5])
+        moved = compare(history.run_report(first), half_year_reports[5])
     assert same.is_empty and same.unchanged_servers == 12
     assert [(b.server, b.new_number) for b in moved.build_changes] == [("EXSE02", "15.2.2562.43")]
 
