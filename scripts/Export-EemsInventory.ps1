@@ -16,7 +16,10 @@
         included), the MSExchangeMitigation service, EEMS events 1005/1006/1008, matching lines of the EEMS log
         and, with -ProbeOcs, a request to the Office Config Service through the server's InternetWebProxy.
       * With -RunGetMitigations: Get-Mitigations.ps1 -Identity <server>, run here in EMS, with its warnings (the
-        connectivity warning comes only on the warning stream).
+        connectivity warning comes only on the warning stream). That warning describes THIS computer's access to
+        the Office Config Service: it is recorded only on this computer's own entry (when it is one of the
+        servers) and shown here otherwise, never copied onto the other servers; each result names the computer
+        that ran it (get_mitigations.host). -ProbeOcs tests each server's own access.
 
     A server that cannot be collected is still listed, with collection status unreachable, auth_failed, timeout or
     error and a one-line reason; Edge Transport servers are listed as not_scanned. Servers are collected
@@ -106,8 +109,10 @@
     System.IO.FileInfo: the inventory file written.
 
 .NOTES
-    Windows PowerShell 5.1 (the Exchange Management Shell) or PowerShell 7. Needs the Exchange cmdlets
-    (View-Only Organization Management is enough) and WinRM access to the servers.
+    Windows PowerShell 4.0 or later (the Exchange Management Shell) or PowerShell 7. Needs the Exchange cmdlets
+    (View-Only Organization Management is enough) and WinRM access to the servers. Answers larger than 2 MB are
+    read with JavaScriptSerializer and a raised MaxJsonLength, because Windows PowerShell's ConvertFrom-Json
+    stops at 2 MB before 5.1.
 #>
 [CmdletBinding()]
 param(
@@ -175,10 +180,14 @@ $RemoteBlock = {
 }
 
 function Get-BagValue {
-    # A property of an object, or $null when it is absent: strict mode throws on a missing property, and older
-    # Exchange builds lack the Mitigations* properties altogether.
+    # A property of an object (or a key of a dictionary, as JavaScriptSerializer returns them), or $null when it is
+    # absent: strict mode throws on a missing property, and older Exchange builds lack the Mitigations* properties.
     param([object]$InputObject, [Parameter(Mandatory = $true)][string]$Name)
     if ($null -eq $InputObject) { return $null }
+    if ($InputObject -is [System.Collections.IDictionary]) {
+        if ($InputObject.Contains($Name)) { return $InputObject[$Name] }
+        return $null
+    }
     $property = $InputObject.PSObject.Properties[$Name]
     if ($null -eq $property) { return $null }
     return $property.Value
@@ -286,6 +295,26 @@ function Copy-Known {
     return $copy
 }
 
+function Get-BagName {
+    # The property names of an object, or the keys of a dictionary.
+    param([object]$InputObject)
+    if ($null -eq $InputObject) { return @() }
+    if ($InputObject -is [System.Collections.IDictionary]) { return @($InputObject.Keys | ForEach-Object -Process { [string]$_ }) }
+    return @($InputObject.PSObject.Properties | ForEach-Object -MemberName 'Name')
+}
+
+function ConvertFrom-CollectorJson {
+    # Windows PowerShell's ConvertFrom-Json refuses text over 2 MB (JavaScriptSerializer's default MaxJsonLength)
+    # before 5.1; a server with weeks of long events can answer more. JavaScriptSerializer with the limit raised
+    # reads it into dictionaries and arrays, which Get-BagValue reads like objects. PowerShell 6+ has no such limit.
+    param([Parameter(Mandatory = $true)][AllowEmptyString()][string]$Text)
+    if ($PSVersionTable.PSVersion.Major -ge 6) { return ConvertFrom-Json -InputObject $Text }
+    Add-Type -AssemblyName 'System.Web.Extensions'
+    $serializer = New-Object -TypeName 'System.Web.Script.Serialization.JavaScriptSerializer'
+    $serializer.MaxJsonLength = [int]::MaxValue
+    return $serializer.DeserializeObject($Text)
+}
+
 function Add-CollectorReading {
     # Merges the collector's JSON answer into $Entry, as eems-check scan does. Returns the problems (missing or
     # unreadable parts, which make the status partial) and notes; throws when the answer is unusable.
@@ -296,7 +325,7 @@ function Add-CollectorReading {
         [Parameter(Mandatory = $true)][AllowEmptyCollection()][System.Collections.Generic.List[string]]$Notes
     )
     try {
-        $doc = ConvertFrom-Json -InputObject $Text
+        $doc = ConvertFrom-CollectorJson -Text $Text
     } catch {
         $start = ($Text -replace '\s+', ' ')
         if ($start.Length -gt 60) { $start = $start.Substring(0, 60) + '...' }
@@ -313,7 +342,7 @@ function Add-CollectorReading {
     if (-not $computer -or ($got -ne $want -and $got -ne $short)) {
         throw "the collector ran on '$computer', not on '$($Entry['name'])': check DNS"
     }
-    $present = @($doc.PSObject.Properties | ForEach-Object -MemberName 'Name')
+    $present = Get-BagName -InputObject $doc
     foreach ($section in @('exsetup', 'service', 'events', 'log_lines', 'ocs_probe', 'get_mitigations')) {
         if ($present -notcontains $section) { $Problems.Add("the collector's answer lacks '$section'") }
     }
@@ -338,7 +367,7 @@ function Add-CollectorReading {
             @{ Key = 'log_lines'; Fields = @('file', 'line') })) {
         if ($present -notcontains $part.Key) { continue }
         # Read the property directly: returned from a function, an empty array would arrive as $null.
-        $items = $doc.PSObject.Properties[$part.Key].Value
+        $items = Get-BagValue -InputObject $doc -Name $part.Key
         if ($null -eq $items) {
             $Entry[$part.Key] = $null
             $Problems.Add("the collector could not read its $($part.Key.Replace('_', ' '))")
@@ -351,13 +380,13 @@ function Add-CollectorReading {
     if ($present -contains 'ocs_probe') {
         $probe = Get-BagValue -InputObject $doc -Name 'ocs_probe'
         if ($null -eq $probe) { $Entry['ocs_probe'] = $null }
-        else { $Entry['ocs_probe'] = Copy-Known -InputObject $probe -Key @('ran', 'reason', 'url', 'proxy', 'status_code', 'error') }
+        else { $Entry['ocs_probe'] = Copy-Known -InputObject $probe -Key @('ran', 'reason', 'url', 'proxy', 'status_code', 'certificate_issuer', 'error') }
     }
     if ($present -contains 'get_mitigations') {
         $result = Get-BagValue -InputObject $doc -Name 'get_mitigations'
         if ($null -eq $result) { $Entry['get_mitigations'] = $null }
         else {
-            $copy = Copy-Known -InputObject $result -Key @('ran', 'reason')
+            $copy = Copy-Known -InputObject $result -Key @('ran', 'reason', 'host')
             $mitigations = New-Object -TypeName 'System.Collections.Generic.List[object]'
             foreach ($item in (Get-BagValue -InputObject $result -Name 'mitigations')) {
                 if ($null -ne $item) { $mitigations.Add((Copy-Known -InputObject $item -Key @('server', 'id', 'type', 'description', 'status'))) }
@@ -422,39 +451,44 @@ function Get-FailureStatus {
 }
 
 function Invoke-GetMitigationsScript {
-    # Get-Mitigations.ps1 -Identity <server> in this EMS session. Its warnings are merged into the output with 3>&1
-    # rather than captured with -WarningVariable: a common parameter reaches only an advanced script, and whether
-    # Get-Mitigations.ps1 is one is not documented (for a plain script -WarningVariable would be ignored).
-    param([Parameter(Mandatory = $true)][string]$ScriptPath, [Parameter(Mandatory = $true)][string]$Identity)
-    $result = [ordered]@{ ran = $true; reason = $null; mitigations = @(); warnings = @(); errors = @() }
+    # Get-Mitigations.ps1 -Identity <server> in this EMS session, with strict mode off (Exchange's scripts are not
+    # strict-clean, and this script's Set-StrictMode would reach into theirs). Every record is filed as it arrives
+    # (warnings merged with *>&1 rather than -WarningVariable, which a plain script ignores), so that warnings written
+    # before a failure survive; the failure is kept next to them. Its connectivity warning describes this computer
+    # ($ThisHost): it is kept only when $Identity is this computer.
+    param([Parameter(Mandatory = $true)][string]$ScriptPath, [Parameter(Mandatory = $true)][string]$Identity,
+          [Parameter(Mandatory = $true)][string]$ThisHost,
+          [Parameter(Mandatory = $true)][AllowEmptyCollection()][System.Collections.Generic.List[string]]$HostWarnings)
+    Set-StrictMode -Off
+    $ErrorActionPreference = 'Continue'
+    $result = [ordered]@{ ran = $true; reason = $null; host = $ThisHost; mitigations = @(); warnings = @(); errors = @() }
     $mitigations = New-Object -TypeName 'System.Collections.Generic.List[object]'
     $warnings = New-Object -TypeName 'System.Collections.Generic.List[string]'
     $errors = New-Object -TypeName 'System.Collections.Generic.List[string]'
-    $previous = $ErrorActionPreference
-    $ErrorActionPreference = 'Continue'
+    $own = $Identity.Split('.')[0] -eq $ThisHost.Split('.')[0]
     try {
-        $output = @(& $ScriptPath -Identity $Identity 3>&1 2>&1)
-    } catch {
-        $result['ran'] = $false
-        $result['reason'] = "Get-Mitigations.ps1 failed: $($_.Exception.Message)"
-        $output = @()
-    } finally {
-        $ErrorActionPreference = $previous
-    }
-    foreach ($item in $output) {
-        if ($null -eq $item) { continue }
-        if ($item -is [System.Management.Automation.WarningRecord]) { $warnings.Add($item.Message) }
-        elseif ($item -is [System.Management.Automation.ErrorRecord]) { $errors.Add($item.ToString()) }
-        elseif ($item -is [string]) { continue }
-        elseif ($null -ne (Get-BagValue -InputObject $item -Name 'Id')) {
-            $mitigations.Add([ordered]@{
-                    server = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Server')
-                    id = [string](Get-BagValue -InputObject $item -Name 'Id')
-                    type = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Type')
-                    description = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Description')
-                    status = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Status')
-                })
+        & $ScriptPath -Identity $Identity *>&1 | ForEach-Object -Process {
+            $item = $_
+            if ($null -eq $item -or $item -is [string]) { return }
+            if ($item -is [System.Management.Automation.WarningRecord]) {
+                if ($own) { $warnings.Add($item.Message) }
+                elseif (-not $HostWarnings.Contains($item.Message)) { $HostWarnings.Add($item.Message) }
+            } elseif ($item -is [System.Management.Automation.ErrorRecord]) {
+                $errors.Add($item.ToString())
+            } elseif ($item -is [System.Management.Automation.InformationalRecord]) {
+                return
+            } elseif ($null -ne (Get-BagValue -InputObject $item -Name 'Id')) {
+                $mitigations.Add([ordered]@{
+                        server = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Server')
+                        id = [string](Get-BagValue -InputObject $item -Name 'Id')
+                        type = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Type')
+                        description = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Description')
+                        status = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Status')
+                    })
+            }
         }
+    } catch {
+        $errors.Add("Get-Mitigations.ps1 stopped: $($_.Exception.Message)")
     }
     $result['mitigations'] = $mitigations.ToArray()
     $result['warnings'] = $warnings.ToArray()
@@ -633,14 +667,19 @@ Write-Progress -Activity 'Collecting EEMS facts' -Completed
 
 # --- Get-Mitigations.ps1, here in EMS ------------------------------------------------------------------------
 
+$thisHost = [System.Net.Dns]::GetHostName()
 if ($RunGetMitigations) {
+    $hostWarnings = New-Object -TypeName 'System.Collections.Generic.List[string]'
     foreach ($entry in $entries) {
         if ($entry['collection']['status'] -eq 'not_scanned') { continue }
         if ($getMitigationsPath -and (Test-Path -LiteralPath $getMitigationsPath -PathType Leaf)) {
-            $entry['get_mitigations'] = Invoke-GetMitigationsScript -ScriptPath $getMitigationsPath -Identity $entry['name']
+            $entry['get_mitigations'] = Invoke-GetMitigationsScript -ScriptPath $getMitigationsPath -Identity $entry['name'] -ThisHost $thisHost -HostWarnings $hostWarnings
         } else {
             $entry['get_mitigations'] = [ordered]@{ ran = $false; reason = 'Get-Mitigations.ps1 was not found ($exscripts is not set in this session)' }
         }
+    }
+    foreach ($warning in $hostWarnings) {
+        Write-Warning -Message "Get-Mitigations.ps1 on $($thisHost) (this computer, not a server's own check): $warning"
     }
 }
 
@@ -650,7 +689,7 @@ $document = [ordered]@{
     schema = 'eems-check/inventory'
     schema_version = 1
     collected_at = $startedUtc
-    collector = [ordered]@{ name = 'Export-EemsInventory.ps1'; version = $ExportVersion; host = [System.Net.Dns]::GetHostName() }
+    collector = [ordered]@{ name = 'Export-EemsInventory.ps1'; version = $ExportVersion; host = $thisHost }
     organization = [ordered]@{ name = $orgName; mitigations_enabled = $orgMitigations; discovery_server = $discoveryServer }
     # An array property, never a pipeline: a one-server organisation stays a one-element JSON array.
     servers = $entries.ToArray()

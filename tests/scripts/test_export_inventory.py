@@ -93,8 +93,8 @@ def test_failed_and_edge_servers_keep_their_reasons(reports: dict[str, dict[str,
     assert results["EX19-02"]["COLLECTION"] == "fail"
     assert results["EDGE01"]["EDGE-SERVER"] == "fail"
     assert results["EX16-01"]["COLLECTION"] == "fail"  # partial: a warning
-    # The Get-Mitigations.ps1 connectivity WARNING captured in EMS reaches the rule.
-    assert results["EX16-01"]["EEMS-GET-MITIGATIONS"] == "fail"
+    # Get-Mitigations.ps1 ran on ADMIN01 (the admin's computer): its connectivity check says nothing about EX16-01.
+    assert results["EX16-01"]["EEMS-GET-MITIGATIONS"] == "unknown"
 
 
 @pytest.mark.parametrize("row", WRITTEN_BY_SCRIPT, ids=[r[0] for r in WRITTEN_BY_SCRIPT])
@@ -193,12 +193,34 @@ def test_default_collector_path_points_at_the_real_collector() -> None:
     assert "was not found at" in source and "-CollectorPath" in source
 
 
-def test_get_mitigations_runs_in_ems_with_its_warnings_captured() -> None:
+def test_get_mitigations_runs_in_ems_streaming_its_records_without_strict_mode() -> None:
     script = load(EXPORT)
     text = script.code(script.function("Invoke-GetMitigationsScript"))
-    assert "& $ScriptPath -Identity $Identity 3>&1 2>&1" in text
+    # Streamed into ForEach-Object: `try { @(& script *>&1) }` lost every warning when the script threw late.
+    assert "& $ScriptPath -Identity $Identity *>&1 | ForEach-Object -Process {" in text
+    assert "@(& $ScriptPath" not in text
+    # Strict mode off before the call: this script's Set-StrictMode -Version Latest would reach into Microsoft's.
+    assert text.index("Set-StrictMode -Off") < text.index("& $ScriptPath")
     assert "[System.Management.Automation.WarningRecord]" in text
     assert "Get-Variable -Name 'exscripts'" in script.source.decode()
+
+
+def test_the_connectivity_warning_stays_with_the_computer_that_ran_the_script() -> None:
+    script = load(EXPORT)
+    text = script.code(script.function("Invoke-GetMitigationsScript"))
+    assert "host = $ThisHost" in text
+    assert "if ($own) { $warnings.Add($item.Message) }" in text
+    assert "host = $thisHost" in script.source.decode()  # the document's collector.host
+
+
+def test_large_answers_are_parsed_without_the_2_mb_limit_of_powershell_4() -> None:
+    script = load(EXPORT)
+    text = script.code(script.function("ConvertFrom-CollectorJson"))
+    assert "$serializer.MaxJsonLength = [int]::MaxValue" in text
+    reading = script.code(script.function("Add-CollectorReading"))
+    assert "ConvertFrom-CollectorJson -Text $Text" in reading and "ConvertFrom-Json" not in reading
+    # Dictionaries from JavaScriptSerializer are read through Get-BagValue, never .PSObject.Properties directly.
+    assert ".PSObject.Properties[" not in reading
 
 
 def test_requires_the_exchange_management_shell() -> None:
