@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_scan_arguments(p)
     p.add_argument("--save-inventory", type=Path, metavar="FILE", help="also save the collected inventory (JSON)")
+    p.set_defaults(default_of=p.get_default)  # a --config scan: section fills only what the flags left at default
     _add_rules(p)
     _add_outputs(p)
     _add_common(p)
@@ -304,7 +305,10 @@ def _progress(args: argparse.Namespace) -> Callable[[int, int, int], None] | Non
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from .collect import options_from_args, scan
+    from .collect.remoting import AUTH_METHODS
+    from .scan_config import apply_scan_config
 
+    apply_scan_config(args, args.default_of, {"auth": AUTH_METHODS, "fail_on": (*FAIL_ON, "never")})
     mail = mail_settings_from_args(args, os.environ)  # before the scan: a typo must not cost a whole scan
 
     ruleset = load_ruleset(args.rules)
