@@ -156,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kerberos-only", action="store_true", help="offer Kerberos only (like Exchange's /PowerShell)")
     _add_common(p)
 
+    p = sub.add_parser("scripts", help="where the PowerShell wrappers are, or copy them to a folder")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--path", action="store_true", help="print the folder of the installed wrappers")
+    where.add_argument("--copy", type=Path, metavar="DIR", help="copy the wrappers and the collector script to DIR")
+    _add_common(p)
+
     p = sub.add_parser("build", help="explain Exchange build numbers in any spelling")
     p.add_argument(
         "builds", nargs="+", metavar="BUILD", help="e.g. 15.2.1118.26, 15.02.1118.026 or 'Version 15.2 (Build 1118.7)'"
@@ -353,6 +359,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_scripts(args: argparse.Namespace) -> int:
+    from .wrappers import copy_scripts, scripts_dir
+
+    if args.path:
+        print(scripts_dir())
+        return EXIT_OK
+    for path in copy_scripts(args.copy):
+        print(path)
+    return EXIT_OK
+
+
 def cmd_send(args: argparse.Namespace) -> int:
     settings = mail_settings_from_args(args, os.environ)
     if settings is None:
@@ -521,6 +538,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "scan": cmd_scan,
     "demo": cmd_demo,
+    "scripts": cmd_scripts,
     "lab": cmd_lab,
     "build": cmd_build,
     "rules": cmd_rules,

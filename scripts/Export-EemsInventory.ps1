@@ -50,8 +50,9 @@
     Collect only servers with these roles, for example Mailbox.
 
 .PARAMETER CollectorPath
-    The eems-check collector script. Default: ..\eems_check\collect\collector.ps1 relative to this script, as in
-    a checkout of the eems-check repository (or the installed package's eems_check\collect\collector.ps1).
+    The eems-check collector script. Default: collector.ps1 next to this script (a folder made with
+    "eems-check scripts --copy DIR"), else ..\collect\collector.ps1 (this script inside the installed package,
+    "eems-check scripts --path"), else ..\eems_check\collect\collector.ps1 (a checkout of the repository).
 
 .PARAMETER Credential
     Account for the WinRM connections to the servers (local administrator or member of Remote Management Users
@@ -508,7 +509,16 @@ if ($null -eq (Get-Command -Name 'Get-ExchangeServer' -ErrorAction SilentlyConti
         'with the Exchange cmdlets imported).')
 }
 if (-not $CollectorPath) {
-    $CollectorPath = Join-Path -Path (Split-Path -Path $PSScriptRoot -Parent) -ChildPath 'eems_check\collect\collector.ps1'
+    # Next to this script (eems-check scripts --copy), in the installed package (eems_check\scripts\..\collect), or in
+    # a checkout of the repository (scripts\..\eems_check\collect); the last one is named in the error if none exists.
+    $candidates = @(
+        (Join-Path -Path $PSScriptRoot -ChildPath 'collector.ps1'),
+        (Join-Path -Path (Split-Path -Path $PSScriptRoot -Parent) -ChildPath 'collect\collector.ps1'),
+        (Join-Path -Path (Split-Path -Path $PSScriptRoot -Parent) -ChildPath 'eems_check\collect\collector.ps1'))
+    $CollectorPath = $candidates[-1]
+    foreach ($candidate in $candidates) {
+        if (Test-Path -LiteralPath $candidate -PathType Leaf) { $CollectorPath = $candidate; break }
+    }
 }
 $CollectorPath = Resolve-FullPath -Path $CollectorPath
 if (-not (Test-Path -LiteralPath $CollectorPath -PathType Leaf)) {

@@ -185,11 +185,26 @@ def test_collector_runs_remotely_with_named_parameters_per_non_edge_server() -> 
     assert "if ($entry['is_edge']) {" in source
 
 
-def test_default_collector_path_points_at_the_real_collector() -> None:
+@pytest.mark.parametrize(("layout", "candidate"), [
+    ("a copy made by eems-check scripts --copy", "Join-Path -Path $PSScriptRoot -ChildPath 'collector.ps1'"),
+    ("the installed package", "-Parent) -ChildPath 'collect\\collector.ps1'"),
+    ("a checkout", "-Parent) -ChildPath 'eems_check\\collect\\collector.ps1'"),
+])
+def test_default_collector_path_finds_the_collector_in_each_layout(layout: str, candidate: str, tmp_path: Path) -> None:
+    from eems_check.wrappers import copy_scripts, scripts_dir
+
     source = EXPORT.read_text()
-    assert "Join-Path -Path (Split-Path -Path $PSScriptRoot -Parent) -ChildPath 'eems_check\\collect\\collector.ps1'" \
-        in source
-    assert (EXPORT.parent.parent / "eems_check" / "collect" / "collector.ps1").is_file()
+    assert candidate in source, layout
+    folder = {"a copy made by eems-check scripts --copy": None, "the installed package": scripts_dir(),
+              "a checkout": EXPORT.parent}[layout]
+    if folder is None:
+        folder = tmp_path
+        copy_scripts(folder)
+    relative = candidate.split("-ChildPath ")[1].strip("'").replace("\\", "/")
+    base = folder if "$PSScriptRoot -ChildPath" in candidate else folder.parent
+    if layout == "the installed package":  # installed: eems_check/scripts next to eems_check/collect
+        base = Path(__import__("eems_check").__file__).parent
+    assert (base / relative).is_file(), layout
     assert "was not found at" in source and "-CollectorPath" in source
 
 
