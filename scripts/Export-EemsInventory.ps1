@@ -72,6 +72,16 @@
     Run $exscripts\Get-Mitigations.ps1 -Identity <server> here in EMS for every server except Edge servers, and
     record its mitigations, warnings and errors. Note that its connectivity check runs from this machine.
 
+.PARAMETER Capture
+    Also write what the organisation answered into this folder, for eems-check's tests to be built from real
+    answers (as Health Checker's test data is): capture.json, GetExchangeServer.xml and GetOrganizationConfig.xml
+    (Export-Clixml of the cmdlets' objects) and collector\<server>.json (each collector answer, as returned).
+    A user name and password inside a URL (a proxy's, say) are always replaced; -ScrubNames also replaces names.
+
+.PARAMETER ScrubNames
+    With -Capture: replace server names, the DNS domains of their FQDNs, site names and the organisation name by
+    neutral ones (SERVER01, example.invalid, SITE01, Organisation) in every captured file.
+
 .PARAMETER MaxEvents
     Most EEMS events per server (default 50).
 
@@ -100,6 +110,12 @@
     .\Export-EemsInventory.ps1 -Site London -ProbeOcs -RunGetMitigations -Path .\london.json
 
     Collects the London site, probes the Office Config Service from each server and runs Get-Mitigations.ps1.
+
+.EXAMPLE
+    .\Export-EemsInventory.ps1 -Path .\inventory.json -ProbeOcs -Capture .\eems-capture -ScrubNames
+
+    Also writes what the organisation answered into .\eems-capture, with names replaced, ready to be zipped and
+    sent to the eems-check maintainers as a test fixture.
 
 .EXAMPLE
     .\Export-EemsInventory.ps1 -Server ex19-01, ex19-02 -CollectorPath C:\eems-check\eems_check\collect\collector.ps1 -Credential (Get-Credential CONTOSO\exadmin)
@@ -144,6 +160,11 @@ param(
     [switch]$ProbeOcs,
 
     [switch]$RunGetMitigations,
+
+    [ValidateNotNullOrEmpty()]
+    [string]$Capture,
+
+    [switch]$ScrubNames,
 
     [ValidateRange(1, 10000)]
     [int]$MaxEvents = 50,
@@ -497,6 +518,55 @@ function Invoke-GetMitigationsScript {
     return $result
 }
 
+function ConvertTo-ScrubbedText {
+    # $Text with a user name and password inside a URL (scheme://user:password@host) replaced, and each key of
+    # $Names (longest first, any case) replaced by its value.
+    param([Parameter(Mandatory = $true)][AllowEmptyString()][string]$Text, [System.Collections.IDictionary]$Names)
+    $clean = [regex]::Replace($Text, '(?<=://)[^/@\s:''"<>]+:[^/@\s''"<>]+@', 'scrubbed:scrubbed@')
+    if ($null -eq $Names) { return $clean }
+    foreach ($name in @($Names.Keys | Sort-Object -Property 'Length' -Descending)) {
+        $clean = [regex]::Replace($clean, [regex]::Escape([string]$name), [string]$Names[$name], 'IgnoreCase')
+    }
+    return $clean
+}
+
+function New-ScrubTable {
+    # Neutral names for the organisation's own: servers, the DNS domains of their FQDNs (also as DC=...,DC=...),
+    # sites and the organisation.
+    param([object[]]$ExchangeServer, [string]$OrganizationName)
+    $table = [ordered]@{}
+    $index = 0
+    $sites = 0
+    $domains = 0
+    foreach ($item in $ExchangeServer) {
+        $name = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Name')
+        $fqdn = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Fqdn')
+        $site = Get-SiteName -Value (Get-BagValue -InputObject $item -Name 'Site')
+        if ($name -and -not $table.Contains($name)) { $index++; $table[$name] = 'SERVER{0:D2}' -f $index }
+        if ($fqdn -and $fqdn.Contains('.')) {
+            $domain = $fqdn.Substring($fqdn.IndexOf('.') + 1)
+            if (-not $table.Contains($domain)) {
+                $domains++
+                $neutral = 'example{0}.invalid' -f $domains
+                $table[$domain] = $neutral
+                $table['DC=' + ($domain.Split('.') -join ',DC=')] = 'DC=' + ($neutral.Split('.') -join ',DC=')
+            }
+        }
+        if ($site -and -not $table.Contains($site)) { $sites++; $table[$site] = 'SITE{0:D2}' -f $sites }
+    }
+    if ($OrganizationName -and -not $table.Contains($OrganizationName)) { $table[$OrganizationName] = 'Organisation' }
+    return $table
+}
+
+function Save-CaptureText {
+    # One file of the capture, scrubbed, as UTF-8 without a byte order mark.
+    param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][AllowEmptyString()][string]$Text)
+    $folder = Split-Path -Path $Path -Parent
+    if (-not (Test-Path -LiteralPath $folder -PathType Container)) { [void](New-Item -Path $folder -ItemType Directory -Force) }
+    $utf8 = New-Object -TypeName 'System.Text.UTF8Encoding' -ArgumentList @($false)
+    [System.IO.File]::WriteAllText($Path, (ConvertTo-ScrubbedText -Text $Text -Names $scrubTable), $utf8)
+}
+
 function Resolve-FullPath {
     param([Parameter(Mandatory = $true)][string]$Path)
     return $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
@@ -545,6 +615,7 @@ if ($RunGetMitigations) {
 $startedUtc = [System.DateTime]::UtcNow
 $orgName = $null
 $orgMitigations = $null
+$organization = $null
 try {
     $organization = Get-OrganizationConfig
     $orgName = ConvertTo-Text -Value (Get-BagValue -InputObject $organization -Name 'Name')
@@ -562,7 +633,23 @@ $wantedSites = @($Site | Where-Object -FilterScript { $_ } | ForEach-Object -Pro
 $wantedRoles = @($Role | Where-Object -FilterScript { $_ } | ForEach-Object -Process { $_.ToLowerInvariant() })
 $entries = New-Object -TypeName 'System.Collections.Generic.List[object]'
 $seen = New-Object -TypeName 'System.Collections.Generic.HashSet[string]'
-foreach ($exchangeServer in @(Get-ExchangeServer)) {
+$allServers = @(Get-ExchangeServer)
+$captureFolder = $null
+$scrubTable = $null
+if ($Capture) {
+    $captureFolder = Resolve-FullPath -Path $Capture
+    if ($ScrubNames) { $scrubTable = New-ScrubTable -ExchangeServer $allServers -OrganizationName $orgName }
+    foreach ($part in @(@{ File = 'GetExchangeServer.xml'; Objects = $allServers }, @{ File = 'GetOrganizationConfig.xml'; Objects = @($organization) })) {
+        $raw = Join-Path -Path $captureFolder -ChildPath $part.File
+        if (-not (Test-Path -LiteralPath $captureFolder -PathType Container)) { [void](New-Item -Path $captureFolder -ItemType Directory -Force) }
+        $part.Objects | Where-Object -FilterScript { $null -ne $_ } | Export-Clixml -LiteralPath $raw
+        Save-CaptureText -Path $raw -Text (Get-Content -LiteralPath $raw -Raw)
+    }
+    $manifest = [ordered]@{ format = 'eems-check/capture'; version = 1; written_by = "Export-EemsInventory.ps1 $ExportVersion"
+                            powershell = $PSVersionTable.PSVersion.ToString(); names_scrubbed = [bool]$ScrubNames }
+    Save-CaptureText -Path (Join-Path -Path $captureFolder -ChildPath 'capture.json') -Text (ConvertTo-Json -InputObject $manifest)
+}
+foreach ($exchangeServer in $allServers) {
     $entry = New-ServerEntry -ExchangeServer $exchangeServer
     $names = @(([string]$entry['name']).ToLowerInvariant(), ([string]$entry['fqdn']).ToLowerInvariant()) | Where-Object -FilterScript { $_ }
     if ($wantedServers.Count -gt 0 -and -not ($names | Where-Object -FilterScript { $wantedServers -contains $_ })) { continue }
@@ -653,6 +740,13 @@ while ($pending.Count -gt 0 -or $running.Count -gt 0) {
                 Set-Collection -Entry $entry -Status 'error' -Reason "WinRM $($work.Target): the collector returned no text" -CollectedAt $work.Started -DurationMs $elapsed
             } else {
                 try {
+                    if ($captureFolder) {
+                        $answerPath = Join-Path -Path $captureFolder -ChildPath ('collector\{0}.json' -f $entry['name'])
+                        if ($scrubTable -and $scrubTable.Contains([string]$entry['name'])) {
+                            $answerPath = Join-Path -Path $captureFolder -ChildPath ('collector\{0}.json' -f $scrubTable[[string]$entry['name']])
+                        }
+                        Save-CaptureText -Path $answerPath -Text $texts[-1].Trim()
+                    }
                     $collectedAt = Add-CollectorReading -Entry $entry -Text $texts[-1].Trim() -Problems $problems -Notes $notes
                     foreach ($record in @($remoteErrors | Where-Object -FilterScript { $null -ne $_ } | Select-Object -First 1)) {
                         $problems.Add("the collector wrote an error: $record")

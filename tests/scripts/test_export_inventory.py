@@ -5,6 +5,7 @@ schema, the collector and the scanner on names, keys and statuses."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +270,40 @@ def test_fixtures_readme_lists_every_fixture() -> None:
     text = (FIXTURES / "README.md").read_text()
     for name in (p.name for p in Path(FIXTURES).glob("*.json")):
         assert name in text
+
+
+def _scrub_pattern() -> str:
+    script = load(EXPORT)
+    body = script.code(script.function("ConvertTo-ScrubbedText"))
+    literal = re.search(r"\[regex\]::Replace\(\$Text, '((?:[^']|'')*)'", body)
+    assert literal, "the URL credential pattern moved"
+    return literal.group(1).replace("''", "'")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('"proxy":"http://svc-proxy:Summer2026!@proxy.contoso.com:8080/"',
+     '"proxy":"http://scrubbed:scrubbed@proxy.contoso.com:8080/"'),
+    ("<S N=\"InternetWebProxy\">http://CONTOSO%5Csvc:p%40ss@10.0.0.1:3128</S>",
+     "<S N=\"InternetWebProxy\">http://scrubbed:scrubbed@10.0.0.1:3128</S>"),
+    ('"url":"https://officeclient.microsoft.com/GetExchangeMitigations"',
+     '"url":"https://officeclient.microsoft.com/GetExchangeMitigations"'),
+    ('"proxy":"http://proxy.contoso.com:8080/"', '"proxy":"http://proxy.contoso.com:8080/"'),
+])
+def test_a_capture_never_holds_a_password_inside_a_url(text: str, expected: str) -> None:
+    # .NET and Python read this pattern alike (a fixed-width lookbehind and character classes).
+    assert re.sub(_scrub_pattern(), "scrubbed:scrubbed@", text) == expected
+
+
+def test_the_capture_holds_both_cmdlets_as_clixml_and_each_collector_answer_scrubbed() -> None:
+    script = load(EXPORT)
+    source = script.source.decode()
+    assert "Export-Clixml -LiteralPath $raw" in source
+    assert "File = 'GetExchangeServer.xml'; Objects = $allServers" in source
+    assert "File = 'GetOrganizationConfig.xml'; Objects = @($organization)" in source
+    assert "format = 'eems-check/capture'; version = 1" in source
+    assert "('collector\\{0}.json' -f $entry['name'])" in source
+    # Every captured file goes through Save-CaptureText, which scrubs before writing.
+    saver = script.code(script.function("Save-CaptureText"))
+    assert "(ConvertTo-ScrubbedText -Text $Text -Names $scrubTable)" in saver
+    writes = [n for n in script.nodes("invocation_expression") if "WriteAllText" in script.text(n)]
+    assert sum("$captureFolder" in script.text(n) for n in writes) == 0
