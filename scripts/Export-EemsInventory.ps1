@@ -633,7 +633,9 @@ $wantedSites = @($Site | Where-Object -FilterScript { $_ } | ForEach-Object -Pro
 $wantedRoles = @($Role | Where-Object -FilterScript { $_ } | ForEach-Object -Process { $_.ToLowerInvariant() })
 $entries = New-Object -TypeName 'System.Collections.Generic.List[object]'
 $seen = New-Object -TypeName 'System.Collections.Generic.HashSet[string]'
-$allServers = @(Get-ExchangeServer)
+# Errors Get-ExchangeServer writes (an unreachable domain controller, say) leave the list incomplete: say so.
+$discoveryErrors = @()
+$allServers = @(Get-ExchangeServer -ErrorAction SilentlyContinue -ErrorVariable 'discoveryErrors')
 $captureFolder = $null
 $scrubTable = $null
 if ($Capture) {
@@ -794,7 +796,12 @@ $document = [ordered]@{
     schema_version = 1
     collected_at = $startedUtc
     collector = [ordered]@{ name = 'Export-EemsInventory.ps1'; version = $ExportVersion; host = $thisHost }
-    organization = [ordered]@{ name = $orgName; mitigations_enabled = $orgMitigations; discovery_server = $discoveryServer }
+    organization = [ordered]@{
+        name                = $orgName
+        mitigations_enabled = $orgMitigations
+        discovery_server    = $discoveryServer
+        discovery_problems  = @($discoveryErrors | ForEach-Object { "Get-ExchangeServer wrote an error: $_" })
+    }
     # An array property, never a pipeline: a one-server organisation stays a one-element JSON array.
     servers = $entries.ToArray()
 }

@@ -324,9 +324,9 @@ function Invoke-GetMitigationsHostless {
     $setup = Get-SetupKey
     $scripts = $null
     if ($null -ne $setup -and $setup.MsiInstallPath) { $scripts = Join-Path -Path $setup.MsiInstallPath -ChildPath 'Scripts' }
-    $script = $null
-    if ($scripts) { $script = Join-Path -Path $scripts -ChildPath 'Get-Mitigations.ps1' }
-    if (-not $script -or -not (Test-Path -LiteralPath $script -PathType Leaf)) {
+    $scriptPath = $null
+    if ($scripts) { $scriptPath = Join-Path -Path $scripts -ChildPath 'Get-Mitigations.ps1' }
+    if (-not $scriptPath -or -not (Test-Path -LiteralPath $scriptPath -PathType Leaf)) {
         $result.reason = Limit-Text -Text "Get-Mitigations.ps1 was not found under '$scripts' (`$exscripts from MsiInstallPath)" -MaxJson $MaxTextJson
         return $result
     }
@@ -349,7 +349,7 @@ function Invoke-GetMitigationsHostless {
         }
         $result.ran = $true
         try {
-            & $script -Identity $env:COMPUTERNAME *>&1 | ForEach-Object -Process { Add-MitigationRecord -Item $_ -Result $result }
+            & $scriptPath -Identity $env:COMPUTERNAME *>&1 | ForEach-Object -Process { Add-MitigationRecord -Item $_ -Result $result }
         } catch {
             $result.failed_at = 'script'
             $result.error = Get-InnermostMessage $_.Exception

@@ -157,7 +157,7 @@ def test_get_mitigations_streams_its_records_instead_of_collecting_them_after_th
     # `@(& script *>&1)` inside try loses every warning when the script throws late; a pipeline into
     # ForEach-Object files each record as it arrives.
     text = _shipped()
-    assert re.search(r"& \$script -Identity \$env:COMPUTERNAME \*>&1 \| ForEach-Object -Process", text)
+    assert re.search(r"& \$scriptPath -Identity \$env:COMPUTERNAME \*>&1 \| ForEach-Object -Process", text)
     assert not re.search(r"@\(&[^)]*\*>&1\)", text)
     body = re.search(r"function Invoke-GetMitigationsHostless \{(.*?)\n\}\n", text, re.DOTALL)
     assert body and "Set-StrictMode -Off" in body.group(1)

@@ -103,7 +103,8 @@ def test_is_an_advanced_script_in_strict_mode_that_stops_on_errors(path: Path) -
 
 @pytest.mark.parametrize("path", OURS, ids=[p.name for p in OURS])
 def test_functions_use_approved_verb_noun_names(path: Path) -> None:
-    approved = {"Add", "ConvertFrom", "ConvertTo", "Copy", "Find", "Get", "Invoke", "New", "Resolve", "Save", "Set", "Test"}
+    approved = {"Add", "ConvertFrom", "ConvertTo", "Copy", "Find", "Get", "Invoke", "New", "Resolve", "Save", "Set",
+                "Test"}
     names = load(path).function_names()
     assert sorted(n for n in names if n.split("-")[0] not in approved or "-" not in n) == []
 
