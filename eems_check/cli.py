@@ -109,7 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a saved inventory and write the reports")
     p.add_argument(
-        "inventory", type=Path, help="inventory JSON (from scan --save-inventory or Export-EemsInventory.ps1)"
+        "inventory",
+        type=Path,
+        help="inventory JSON (from scan --save-inventory or Export-EemsInventory.ps1), or a capture folder "
+        "(Export-EemsInventory.ps1 -Capture)",
     )
     _add_rules(p)
     _add_outputs(p)
@@ -288,7 +291,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     mail = mail_settings_from_args(args, os.environ)  # first: a bad mail setting fails before any work
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
-    inventory = read_inventory(args.inventory)
+    from .collect.capture import is_capture, read_capture
+
+    inventory = read_capture(args.inventory) if is_capture(args.inventory) else read_inventory(args.inventory)
     return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous, mail)
 
 

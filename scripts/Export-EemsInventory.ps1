@@ -648,7 +648,8 @@ if ($Capture) {
         Save-CaptureText -Path $raw -Text (Get-Content -LiteralPath $raw -Raw)
     }
     $manifest = [ordered]@{ format = 'eems-check/capture'; version = 1; written_by = "Export-EemsInventory.ps1 $ExportVersion"
-                            powershell = $PSVersionTable.PSVersion.ToString(); names_scrubbed = [bool]$ScrubNames }
+                            collected_at = $startedUtc.ToString('o'); powershell = $PSVersionTable.PSVersion.ToString()
+                            names_scrubbed = [bool]$ScrubNames }
     Save-CaptureText -Path (Join-Path -Path $captureFolder -ChildPath 'capture.json') -Text (ConvertTo-Json -InputObject $manifest)
 }
 foreach ($exchangeServer in $allServers) {
