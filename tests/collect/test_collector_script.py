@@ -161,3 +161,23 @@ def test_get_mitigations_streams_its_records_instead_of_collecting_them_after_th
     assert not re.search(r"@\(&[^)]*\*>&1\)", text)
     body = re.search(r"function Invoke-GetMitigationsHostless \{(.*?)\n\}\n", text, re.DOTALL)
     assert body and "Set-StrictMode -Off" in body.group(1)
+
+
+@pytest.mark.parametrize(("function", "needle"), [
+    # One unreadable log file (locked, ACL) is skipped and named; the others still count.
+    ("Get-MitigationLogLine", "$LogFilesSkipped.Add([ordered]@{ file = Limit-Text -Text $file.Name"),
+    # Only files written in the last -EventDays days, newest first, within -MaxLogBytes in all.
+    ("Get-MitigationLogLine", "Where-Object -FilterScript { $_.LastWriteTimeUtc -ge $since }"),
+    ("Get-MitigationLogLine", "$tail = Read-LogTail -File $file -Budget $budget -MaxBytes $bytesLeft"),
+    ("Read-LogTail", "$start = $stream.Length - $MaxBytes"),
+    # The proxy gets the session's default credentials, local addresses bypass it (BypassProxyOnLocal = $true).
+    ("Invoke-OcsProbe", "-ArgumentList @($Proxy, $true)"),
+    ("Invoke-OcsProbe", "$webProxy.Credentials = [System.Net.CredentialCache]::DefaultNetworkCredentials"),
+    ("Invoke-OcsProbe",
+     "if ($probe.status_code -eq 407) { $probe.error = 'proxy requires authentication (inconclusive)' }"),
+    ("Invoke-OcsProbe", "$probe.certificate_issuer = Get-CertificateIssuer -Request $request"),
+])
+def test_log_reading_and_the_ocs_probe_do_what_a_real_server_needs(function: str, needle: str) -> None:
+    body = re.search(rf"function {function} \{{(.*?)\n\}}\n", _shipped(), re.DOTALL)
+    assert body, function
+    assert needle in body.group(1)
