@@ -112,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a saved inventory and write the reports")
     p.add_argument(
-        "inventory", type=Path, help="inventory JSON (from scan --save-inventory or Export-EemsInventory.ps1)"
+        "inventory",
+        type=Path,
+        help="inventory JSON (from scan --save-inventory or Export-EemsInventory.ps1), or a capture folder "
+        "(Export-EemsInventory.ps1 -Capture)",
     )
     _add_rules(p)
     _add_outputs(p)
@@ -123,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_scan_arguments(p)
     p.add_argument("--save-inventory", type=Path, metavar="FILE", help="also save the collected inventory (JSON)")
+    p.set_defaults(default_of=p.get_default)  # a --config scan: section fills only what the flags left at default
     _add_rules(p)
     _add_outputs(p)
     _add_common(p)
@@ -156,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-port", type=int, default=0, help="port of /owa/ and /ecp/ (default: a free one)")
     p.add_argument("--kerberos-keytab", type=Path, metavar="FILE", help="also accept Kerberos with this keytab")
     p.add_argument("--kerberos-only", action="store_true", help="offer Kerberos only (like Exchange's /PowerShell)")
+    _add_common(p)
+
+    p = sub.add_parser("scripts", help="where the PowerShell wrappers are, or copy them to a folder")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--path", action="store_true", help="print the folder of the installed wrappers")
+    where.add_argument("--copy", type=Path, metavar="DIR", help="copy the wrappers and the collector script to DIR")
     _add_common(p)
 
     p = sub.add_parser("build", help="explain Exchange build numbers in any spelling")
@@ -292,7 +302,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     mail = mail_settings_from_args(args, os.environ)  # first: a bad mail setting fails before any work
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
-    inventory = read_inventory(args.inventory)
+    from .collect.capture import is_capture, read_capture
+
+    inventory = read_capture(args.inventory) if is_capture(args.inventory) else read_inventory(args.inventory)
     return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous, mail)
 
 
@@ -323,7 +335,10 @@ def _progress(args: argparse.Namespace) -> Callable[[int, int, int], None] | Non
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from .collect import options_from_args, scan
+    from .collect.remoting import AUTH_METHODS
+    from .scan_config import apply_scan_config
 
+    apply_scan_config(args, args.default_of, {"auth": AUTH_METHODS, "fail_on": (*FAIL_ON, "never")})
     mail = mail_settings_from_args(args, os.environ)  # before the scan: a typo must not cost a whole scan
 
     ruleset = load_ruleset(args.rules)
@@ -365,6 +380,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         inventory = scan(options, progress=_progress(args))
     _save_inventory(inventory, args.output_dir / "inventory.json")
     _report_and_exit(args, inventory, ruleset, args.output_dir)
+    return EXIT_OK
+
+
+def cmd_scripts(args: argparse.Namespace) -> int:
+    from .wrappers import copy_scripts, scripts_dir
+
+    if args.path:
+        print(scripts_dir())
+        return EXIT_OK
+    for path in copy_scripts(args.copy):
+        print(path)
     return EXIT_OK
 
 
@@ -542,6 +568,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "scan": cmd_scan,
     "demo": cmd_demo,
+    "scripts": cmd_scripts,
     "lab": cmd_lab,
     "build": cmd_build,
     "rules": cmd_rules,

@@ -247,6 +247,7 @@ def server_from_dict(d: Mapping[str, Any], where: str) -> ServerRecord:
             ),
             warnings=_strs(gm.get("warnings")),
             errors=_strs(gm.get("errors")),
+            host=gm.get("host"),
         ),
         ocs_probe=None
         if probe is None
@@ -257,6 +258,7 @@ def server_from_dict(d: Mapping[str, Any], where: str) -> ServerRecord:
             proxy=probe.get("proxy"),
             status_code=probe.get("status_code"),
             error=probe.get("error"),
+            certificate_issuer=probe.get("certificate_issuer"),
         ),
         collection=Collection(
             status=CollectionStatus(coll.get("status") or "ok"),
@@ -351,6 +353,7 @@ def server_to_dict(s: ServerRecord) -> dict[str, Any]:
             ],
             "warnings": list(gm.warnings),
             "errors": list(gm.errors),
+            "host": gm.host,
         }
     )
     p = s.ocs_probe
@@ -364,6 +367,7 @@ def server_to_dict(s: ServerRecord) -> dict[str, Any]:
             "proxy": p.proxy,
             "status_code": p.status_code,
             "error": p.error,
+            "certificate_issuer": p.certificate_issuer,
         }
     )
     c = s.collection

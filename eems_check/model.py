@@ -144,6 +144,7 @@ class GetMitigationsResult:
     mitigations: tuple[Mitigation, ...] = ()
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    host: str | None = None  # the computer that ran the script: its connectivity warning describes that host
 
 
 @dataclass(frozen=True)
@@ -156,12 +157,19 @@ class OcsProbe:
     proxy: str | None = None
     status_code: int | None = None
     error: str | None = None
+    certificate_issuer: str | None = None  # issuer of the certificate the probe was served (TLS inspection shows)
 
     @property
     def reachable(self) -> bool | None:
-        if not self.ran:
+        if not self.ran or self.proxy_auth_required:
             return None
         return self.status_code == 200 and not self.error
+
+    @property
+    def proxy_auth_required(self) -> bool:
+        """HTTP 407: the proxy wants credentials the remote session may not be able to give (no delegation), while
+        EEMS authenticates as the computer account; so reachability is unknown, not failed."""
+        return self.ran and self.status_code == 407
 
 
 @dataclass(frozen=True)
