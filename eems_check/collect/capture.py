@@ -25,11 +25,11 @@ from ..inventory import parse_datetime
 from ..model import CollectionStatus, Inventory, OrgInfo
 from .collector import Bounds
 from .plain import PSBag, text
+from .recording import CAPTURE_FORMAT
 from .records import collection_outcome, exchange_facts, server_record
 from .remoting import objects_from_clixml
 from .scan import EDGE_REASON
 
-CAPTURE_FORMAT = "eems-check/capture"
 # The largest bounds Export-EemsInventory.ps1 accepts: a capture's answers were made with whatever the admin chose.
 _BOUNDS = Bounds(max_events=10000, event_days=3650, max_log_lines=100000)
 

@@ -13,11 +13,13 @@ import pytest
 import yaml
 
 from eems_check.cli import main
+from eems_check.collect import ScanOptions, scan
 from eems_check.collect.capture import read_capture
 from eems_check.errors import InputError
+from eems_check.lab import LabOrg, load_org
 from eems_check.model import CollectionStatus
 
-from .conftest import FIXTURES
+from .conftest import DEMO, FIXTURES
 
 EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load(
     (FIXTURES / "exchange" / "expected-facts.yaml").read_text(encoding="utf-8")
@@ -83,3 +85,50 @@ def test_a_broken_capture_is_one_line_naming_the_file(capture: Path, change: Any
     change(capture)
     with pytest.raises(InputError, match=message):
         read_capture(capture)
+
+
+# -- eems-check scan --capture: what a scan receives, written so that it reads back the same ------------------
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): p.read_text(encoding="utf-8") for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_scan_capture_reads_back_as_the_scan_saw_it(tmp_path: Path) -> None:
+    with LabOrg(load_org(DEMO), base_address="127.0.80.1") as lab:
+        scanned = scan(ScanOptions.for_lab(lab, capture=tmp_path / "capture"))
+    back = read_capture(tmp_path / "capture")
+    assert (back.org.name, back.org.mitigations_enabled) == ("Contoso", True)
+    answered = {s.name: s for s in scanned.servers if s.collection.status in (CollectionStatus.OK,)}
+    assert len(answered) == 11  # every server but the Edge and the unreachable one
+    for server in back.servers:
+        if server.name in answered:
+            seen = answered[server.name]
+            assert (server.exsetup_version, server.site, server.eems, server.service, server.events) == (
+                seen.exsetup_version, seen.site, seen.eems, seen.service, seen.events
+            )
+        else:  # EDGE01 (not scanned) and EXSE04 (unreachable): the capture holds no answer for them
+            assert server.collection.status is CollectionStatus.NOT_SCANNED
+    # The objects are the server's own text: the Get-ExchangeServer file holds its type-name references.
+    assert _files(tmp_path / "capture")["GetExchangeServer.xml"].count("<TNRef") > 13
+
+
+def test_a_capture_keeps_no_password_and_no_credential_in_a_url(tmp_path: Path) -> None:
+    with LabOrg(load_org(FIXTURES / "capture-secrets.yaml"), base_address="127.0.80.1") as lab:
+        scan(ScanOptions.for_lab(lab, capture=tmp_path / "capture"))
+    text = "\n".join(_files(tmp_path / "capture").values())
+    assert "Proxy-Secret-1" not in text and "Capture-Passw0rd!" not in text
+    assert "scrubbed:scrubbed@proxy.woodgrove.lab:8080" in text and "with password ***" in text
+
+
+def test_names_scrubbed_on_request_everywhere_and_the_capture_still_reads(tmp_path: Path) -> None:
+    with LabOrg(load_org(DEMO), base_address="127.0.80.1") as lab:
+        scan(ScanOptions.for_lab(lab, capture=tmp_path / "capture", capture_scrub_names=True))
+    files = _files(tmp_path / "capture")
+    everything = "\n".join([*files, *files.values()]).lower()
+    for name in ("contoso", "ex2019a", "exse03", "amsterdam", "berlin", "dc=lab,"):
+        assert name not in everything
+    back = read_capture(tmp_path / "capture")
+    assert [s.name for s in back.servers][:3] == ["SERVER01", "SERVER02", "SERVER03"]
+    assert back.org.name == "Organisation" and json.loads(files["capture.json"])["names_scrubbed"] is True
+    assert {s.site for s in back.servers} == {"SITE01", "SITE02", "SITE03"}
