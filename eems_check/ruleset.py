@@ -9,6 +9,7 @@ line naming the file and line. This module only reads files; it judges nothing.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ _PRODUCT_KEYS = {
     "eems_from",
     "legacy",
 }
-_BUILD_KEYS = {"product", "label", "build", "released", "kind", "verified", "conflict"}
+_BUILD_KEYS = {"product", "label", "build", "released", "kind", "verified", "conflict", "kb", "release_post"}
 _BRANCH_KEYS = {"product", "cu", "serviced_until"}
 _ESU_KEYS = {"name", "start", "end", "branches"}
 _SOURCE_KEYS = {"key", "title", "url"}
@@ -294,6 +295,12 @@ def _check_build(check: _Checker, d: LDict, where: str) -> Any:
     check.keys(d, where, _BUILD_KEYS, {"product", "label", "build", "released", "kind"})
     for key in ("product", "label", "build", "conflict"):
         check.text(d, key, where)
+    kb = check.text(d, "kb", where)
+    if kb is not None and not re.fullmatch(r"KB\d{6,8}", kb):
+        raise check.fail(d.line_of("kb"), f"{where}.kb must look like KB5094139, not {kb!r}")
+    post = check.text(d, "release_post", where)
+    if post is not None and not re.fullmatch(r"https://[^\s\"'<>]+", post):
+        raise check.fail(d.line_of("release_post"), f"{where}.release_post must be an https:// address, not {post!r}")
     check.date(d, "released", where, month_ok=True)
     check.boolean(d, "verified", where)
     if d["kind"] not in _KINDS_OF_BUILD:
@@ -503,6 +510,8 @@ def _catalogue(sections: dict[str, list[tuple[Any, LDict, str]]]) -> Catalogue:
             d["kind"],
             bool(d.get("verified", True)),
             d.get("conflict"),
+            d.get("kb"),
+            d.get("release_post"),
         )
         entries.setdefault((product.id, entry.cu), []).append(entry)
     servicing = {(d["product"], d["cu"]): d.get("serviced_until") for _, d, _ in sections["branches"]}
