@@ -94,7 +94,7 @@ class KindSpec:
     build_only: bool = False
 
 
-COMMON_FACTS = ("server", "build", "build_name", "product_name", "branch_name", "as_of")
+COMMON_FACTS = ("server", "build", "build_name", "product_name", "branch_name", "as_of", "fix")
 
 
 def _na(reason: str) -> Outcome:

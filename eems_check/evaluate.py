@@ -14,6 +14,7 @@ from . import __version__
 from .builds import ResolvedBuild, parse_build
 from .conditions import KINDS, Context, KindSpec, Outcome
 from .errors import BuildParseError
+from .fix import FixPlanner
 from .model import (
     BuildInfo,
     Finding,
@@ -136,6 +137,14 @@ class _Memo:
 
         self.plain: dict[tuple[str, Verdict, str], Finding] = {}
         self._plan: tuple[tuple[Rule, KindSpec, bool], ...] | None = None
+        self._planner: FixPlanner | None = None
+
+    def planner(self, ruleset: RuleSet, today: dt.date) -> FixPlanner:
+        if self._planner is None:
+            self._planner = FixPlanner(
+                ruleset.active_rules, ruleset.catalogue, ruleset.esu_periods, ruleset.as_of, today
+            )
+        return self._planner
 
     def plan(self, ruleset: RuleSet) -> tuple[tuple[Rule, KindSpec, bool], ...]:
         """(rule, its kind, judged once per build?) for every active rule, worked out once per evaluation."""
@@ -186,7 +195,10 @@ def evaluate_server(
         as_of=ruleset.as_of,
         today=today,
     )
+    planner = memo.planner(ruleset, today)
+    build_fix = planner.build_part(server, build)
     facts = {
+        "fix": build_fix.text,
         "server": server.name,
         "build": build.number if build else (text or "unknown"),
         "build_name": build.name if build else "an unknown build",
@@ -209,7 +221,8 @@ def evaluate_server(
     info = memo.build_info.get(info_key)
     if info is None:
         info = memo.build_info[info_key] = _build_info(server, build, error, today)
-    return ServerReport(server=server, build=info, findings=tuple(findings), eems_state=ctx.eems_state)
+    fix = planner.fix(server, build, findings)
+    return ServerReport(server=server, build=info, findings=tuple(findings), eems_state=ctx.eems_state, fix=fix)
 
 
 def _patch_order(r: ServerReport) -> tuple[int, int, str]:

@@ -272,6 +272,93 @@ class BuildInfo:
 
 
 @dataclass(frozen=True)
+class FixBuild:
+    """A build to install, as the rules name it."""
+
+    name: str  # Exchange SE RTM Jun26SU
+    number: str  # 15.2.2562.43
+    kb: str | None = None
+    release_post: str | None = None
+    third_party_only: bool = False  # not (yet) confirmed by Microsoft
+
+    @property
+    def text(self) -> str:
+        refs = [self.number] + ([self.kb] if self.kb else [])
+        if self.third_party_only:
+            refs.append("reported only by third parties, not confirmed by Microsoft")
+        return f"{self.name} ({', '.join(refs)})"
+
+    @property
+    def short(self) -> str:
+        return f"{self.name} ({self.kb or self.number}{'; third-party report only' if self.third_party_only else ''})"
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What to do about one server: actions first, then the build to install (see eems_check.fix)."""
+
+    actions: tuple[str, ...] = ()
+    build: FixBuild | None = None  # the lowest build that clears every build rule that must pass
+    newest: FixBuild | None = None  # the newest update of that CU line, when newer than `build`
+    confirmed: FixBuild | None = None  # the newest Microsoft-confirmed update, when `newest`/`build` is not
+    path: str | None = None  # why the server's own CU line cannot get there, and how the move is made
+    caveat: str | None = None  # e.g. a paid ESU period
+    note: str | None = None  # why no build can be named, or what is uncertain
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.actions or self.build)
+
+    def build_steps(self) -> list[str]:
+        if self.build is None:
+            return [self.note] if self.note else []
+        text = f"install {self.build.text}" + (" or newer" if self.newest else "")
+        if self.path:
+            text = f"{self.path} \u2192 {text}"
+        steps = [text]
+        if self.newest and self.confirmed:
+            steps.append(
+                f"newest from Microsoft: {self.confirmed.text}; {self.newest.name} ({self.newest.number}) is "
+                "reported only by third parties"
+            )
+        elif self.newest:
+            steps.append(f"newest: {self.newest.text}")
+        elif self.confirmed:
+            steps.append(f"or, until Microsoft confirms it, {self.confirmed.text}")
+        steps += [s for s in (self.caveat, self.note) if s]
+        return steps
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """Every step, actions first, each a phrase starting in lower case."""
+        return (*self.actions, *self.build_steps())
+
+    @property
+    def text(self) -> str:
+        """The whole fix as one sentence (mail, CSV, remediation texts)."""
+        steps = self.steps
+        if not steps:
+            return "Nothing to install or change."
+        joined = "; ".join(steps)
+        return joined[0].upper() + joined[1:] + "."
+
+    @property
+    def short(self) -> str:
+        """A short form for the overview: the first action, then the build to install."""
+        parts = list(self.actions[:1])
+        if len(self.actions) > 1:
+            parts[0] += f" (+{len(self.actions) - 1} more)"
+        if self.build:
+            parts.append(f"install {self.build.short}" + (" or newer" if self.newest else ""))
+        elif self.note and not self.actions:
+            parts.append(self.note)
+        if not parts:
+            return "none"
+        joined = "; ".join(parts)
+        return joined[0].upper() + joined[1:]
+
+
+@dataclass(frozen=True)
 class ServerReport:
     """One server's record, resolved build and findings."""
 
@@ -279,6 +366,7 @@ class ServerReport:
     build: BuildInfo
     findings: tuple[Finding, ...]
     eems_state: str
+    fix: Fix = field(default_factory=Fix)
 
     @cached_property
     def worst(self) -> Severity:

@@ -24,6 +24,8 @@ from .model import (
     BuildInfo,
     BuildSource,
     Finding,
+    Fix,
+    FixBuild,
     Remediation,
     Report,
     RunInfo,
@@ -183,6 +185,30 @@ def _finding(f: _Fields) -> Finding:
     )
 
 
+def _fix_build(f: _Fields | None) -> FixBuild | None:
+    if f is None:
+        return None
+    third = f._get("third_party_only", False)
+    if not isinstance(third, bool):
+        raise f.error(f.path("third_party_only"), f"must be true or false, not {_shown(third)}")
+    return FixBuild(f.text("name"), f.text("number"), f.text("kb", True), f.text("release_post", True), third)
+
+
+def _fix(f: _Fields | None) -> Fix:
+    """A result's `fix` (reports written before it existed have none: an empty fix)."""
+    if f is None:
+        return Fix()
+    return Fix(
+        actions=f.texts("actions"),
+        build=_fix_build(f.child("build", True)),
+        newest=_fix_build(f.child("newest", True)),
+        confirmed=_fix_build(f.child("confirmed", True)),
+        path=f.text("path", True),
+        caveat=f.text("caveat", True),
+        note=f.text("note", True),
+    )
+
+
 def _severity(f: _Fields, key: str) -> Severity:
     value = f.enum(key, Severity)
     assert value is not None  # not optional
@@ -332,7 +358,11 @@ def report_from_document(doc: Any, name: str) -> Report:
         seen.add(server_name)
         findings = tuple(_finding(f) for f in r.objects("findings"))
         server = ServerReport(
-            server=record, build=_build(_child(r, "build")), findings=findings, eems_state=r.text("eems_state")
+            server=record,
+            build=_build(_child(r, "build")),
+            findings=findings,
+            eems_state=r.text("eems_state"),
+            fix=_fix(r.child("fix", True)),
         )
         saved_worst = r.enum("worst", Severity)
         if saved_worst is not server.worst:

@@ -38,6 +38,9 @@ class CsvRenderer:
                 *[label for _, label in overview],
                 "worst_severity",
                 "collection_status",
+                "fix",
+                "fix_build",
+                "fix_kb",
                 "problems",
             ]
         )
@@ -61,6 +64,9 @@ class CsvRenderer:
                         *[verdict_word(s.finding(rule_id)) for rule_id, _ in overview],
                         s.worst.word,
                         s.server.collection.status.value,
+                        s.fix.text,
+                        s.fix.build.number if s.fix.build else "",
+                        (s.fix.build.kb or "") if s.fix.build else "",
                         problems,
                     )
                 ]
