@@ -439,6 +439,7 @@ def judge_eems_evidence(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     ids = set(params.get("event_ids", []))
     patterns = [p.lower() for p in params.get("patterns", [])]
     hits: list[str] = []
+    found_in: dict[str, None] = {}  # where the signs were found, in order: "event 1008", "the EEMS log"
     epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
     for event in sorted(events or (), key=lambda e: e.time or epoch, reverse=True):
         text = event.message.lower()
@@ -446,13 +447,16 @@ def judge_eems_evidence(ctx: Context, params: Mapping[str, Any]) -> Outcome:
             text = " ".join(event.message.split())
             text = text if len(text) <= 300 else text[:297] + "..."
             hits.append(f"{_fmt_time(event.time)} event {event.id} ({event.level or 'level unknown'}): {text}")
+            found_in[f"event {event.id}"] = None
     for line in lines or ():
         if any(p in line.line.lower() for p in patterns):
             text = " ".join(line.line.split())
-            hits.append(f"{line.file}: {text if len(text) <= 300 else text[:297] + '...'}")
+            hits.append(f"EEMS log {line.file}: {text if len(text) <= 300 else text[:297] + '...'}")
+            found_in["the EEMS log"] = None
     if not hits:
         return Outcome(Verdict.PASS, reason="no event 1008 or failing fetch in the EEMS log")
-    return Outcome(Verdict.FAIL, {"count": str(len(hits)), "newest": hits[0]}, evidence=tuple(hits[:10]))
+    facts = {"count": str(len(hits)), "newest": hits[0], "found_in": " and ".join(found_in)}
+    return Outcome(Verdict.FAIL, facts, evidence=tuple(hits[:10]))
 
 
 def judge_ocs_probe(ctx: Context, params: Mapping[str, Any]) -> Outcome:
@@ -552,7 +556,7 @@ KINDS: dict[str, KindSpec] = {
     "eems_service": KindSpec({}, ("state",), judge_eems_service),
     "mitigations_blocked": KindSpec({}, ("blocked",), judge_mitigations_blocked),
     "eems_evidence": KindSpec(
-        {"event_ids": Param(list), "patterns": Param(list)}, ("count", "newest"), judge_eems_evidence
+        {"event_ids": Param(list), "patterns": Param(list)}, ("count", "newest", "found_in"), judge_eems_evidence
     ),
     "ocs_probe": KindSpec({}, ("detail",), judge_ocs_probe),
     "get_mitigations": KindSpec({"patterns": Param(list)}, ("detail",), judge_get_mitigations),

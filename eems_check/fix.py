@@ -234,7 +234,7 @@ class FixPlanner:
         out = []
         status = server.collection.status
         if "collection" in failed and status not in (CollectionStatus.OK, CollectionStatus.PARTIAL):
-            reason = server.collection.reason or "no reason recorded"
+            reason = _cut(server.collection.reason or "no reason recorded")
             out.append(f"make the server reachable for the scan ({status.value.replace('_', ' ')}: {reason})")
         if "eems_service" in failed:
             if server.service_collected and server.service is None:
@@ -252,6 +252,12 @@ class FixPlanner:
         if "ocs_probe" in failed:
             out.append("let the server reach officeclient.microsoft.com on TCP 443 through its proxy")
         if status is CollectionStatus.PARTIAL and "collection" in failed:
-            out.append(f"scan it again: only part was collected ({server.collection.reason or 'no reason'})")
+            out.append(f"scan it again: only part was collected ({_cut(server.collection.reason or 'no reason')})")
         return tuple(out)
 
+
+
+def _cut(text: str, limit: int = 120) -> str:
+    """A collected reason, folded to one line and cut: a fix names the problem, the section quotes it whole."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"

@@ -343,6 +343,15 @@ class Fix:
         return joined[0].upper() + joined[1:] + "."
 
     @property
+    def summary(self) -> str:
+        """Actions and the build to install, without the newest-update details (Fix first, the mail)."""
+        steps = [*self.actions, *self.build_steps()[:1]]
+        if not steps:
+            return "Nothing to install or change."
+        joined = "; ".join(steps)
+        return joined[0].upper() + joined[1:] + "."
+
+    @property
     def short(self) -> str:
         """A short form for the overview: the first action, then the build to install."""
         parts = list(self.actions[:1])
@@ -380,6 +389,61 @@ class ServerReport:
 
     def finding(self, rule_id: str) -> Finding | None:
         return next((f for f in self.findings if f.rule_id == rule_id), None)
+
+    @cached_property
+    def blocking(self) -> Finding | None:
+        """The EEMS finding that stops this server receiving new mitigations (see `receives`), if any."""
+        return next(
+            (
+                f
+                for f in self.problems
+                if f.category == EEMS_CATEGORY
+                and f.verdict is Verdict.FAIL
+                and (f.overview is not None or f.severity.rank >= Severity.ERROR.rank)
+            ),
+            None,
+        )
+
+    @cached_property
+    def receives(self) -> str:
+        """Does the server receive new EEMS mitigations? "no": an EEMS overview rule fails (the build is too old
+        for the March 2023 or June 2026 rule) or another EEMS check fails at error level (no EEMS, service not
+        running, failed fetches on record); "n/a": Edge Transport, or every EEMS overview rule is N/A; "unknown":
+        an EEMS check cannot be decided, or the scan did not reach the server; else "yes"."""
+        if self.blocking is not None:
+            return "no"
+        overview = [f for f in self.findings if f.category == EEMS_CATEGORY and f.overview is not None]
+        if self.server.is_edge or (overview and all(f.verdict is Verdict.NOT_APPLICABLE for f in overview)):
+            return "n/a"
+        scanned = self.server.collection.status in (CollectionStatus.OK, CollectionStatus.PARTIAL)
+        if not scanned or any(f.category == EEMS_CATEGORY and f.verdict is Verdict.UNKNOWN for f in self.findings):
+            return "unknown"
+        return "yes"
+
+    @cached_property
+    def group(self) -> int:
+        """0: cannot receive new mitigations; 1: other problems (WARNING or worse); 2: no problems."""
+        if self.receives == "no":
+            return 0
+        return 1 if self.worst.rank >= Severity.WARNING.rank or self.receives == "unknown" else 2
+
+    @cached_property
+    def reason(self) -> str:
+        """Why the server is in its group, in words: the problem that decides it."""
+        if self.blocking is not None:
+            return self.blocking.title
+        if self.receives == "unknown":
+            collection = next((f for f in self.problems if f.category == "Collection"), None)
+            undecided = next(
+                (f for f in self.findings if f.category == EEMS_CATEGORY and f.verdict is Verdict.UNKNOWN), None
+            )
+            chosen = collection or undecided
+            if chosen is not None:
+                return chosen.title if chosen.verdict is Verdict.FAIL else f"{chosen.title}: {chosen.message}"
+        return self.problems[0].title if self.problems else "No problems found"
+
+
+EEMS_CATEGORY = "EEMS"
 
 
 @dataclass(frozen=True)

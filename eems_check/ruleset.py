@@ -38,6 +38,7 @@ class Rule:
     message: str
     remediation: Remediation | None
     overview: str | None
+    problem: str | None  # the check named as a problem, shown instead of `title` when it fails
     unknown_severity: Severity
     enabled: bool
     sources: tuple[str, ...]
@@ -105,6 +106,7 @@ _RULE_KEYS = {
     "overview",
     "condition",
     "message",
+    "problem",
     "remediation",
     "unknown_severity",
     "enabled",
@@ -325,7 +327,7 @@ def _check_build(check: _Checker, d: LDict, where: str) -> Any:
 
 def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
     check.keys(d, where, _RULE_KEYS, {"id"})
-    for key in ("id", "title", "category", "overview", "message"):
+    for key in ("id", "title", "category", "overview", "message", "problem"):
         check.text(d, key, where)
     check.severity(d, "severity", where)
     check.severity(d, "unknown_severity", where)
@@ -375,7 +377,7 @@ def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
 
 def _check_message_fields(check: _Checker, d: LDict, where: str, kind: str) -> None:
     allowed = set(COMMON_FACTS) | set(KINDS[kind].facts)
-    texts = [("message", d.get("message"), d.line_of("message"))]
+    texts = [(name, d.get(name), d.line_of(name)) for name in ("message", "problem")]
     rem = d.get("remediation")
     if isinstance(rem, LDict):
         texts.append(("remediation.text", rem.get("text"), rem.line_of("text")))
@@ -566,6 +568,7 @@ def _rule(d: LDict, origin: str) -> Rule:
         message=d["message"],
         remediation=Remediation(rem["text"], rem.get("url")) if rem else None,
         overview=d.get("overview"),
+        problem=d.get("problem"),
         unknown_severity=Severity(d.get("unknown_severity", "warning")),
         enabled=bool(d.get("enabled", True)),
         sources=tuple(d.get("sources") or ()),

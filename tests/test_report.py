@@ -45,9 +45,17 @@ def test_csv_has_one_row_per_server_and_overview_columns(ruleset: RuleSet) -> No
     rows = list(csv.DictReader(io.StringIO(render(ruleset, SAMPLE, Format.CSV))))
     assert len(rows) == 12
     by_name = {r["server"]: r for r in rows}
-    assert by_name["EX19-12A"]["EEMS Mar 2023"] == "FAIL"
+    assert by_name["EX19-12A"]["EEMS Mar 2023"] == "ERROR"  # one word per severity: no FAIL beside ERROR
     assert by_name["EX19-12B"]["EEMS Mar 2023"] == "UNKNOWN"
     assert by_name["EXSE01"]["worst_severity"] == "OK"
+    # the fix per server: Exchange SE RTM Jun26SU is the lowest build meeting the June 2026 rule (KB5094139)
+    assert (by_name["EX19-12A"]["fix_build"], by_name["EX19-12A"]["fix_kb"]) == ("15.2.2562.43", "KB5094139")
+    assert by_name["EX19-12A"]["receives_new_mitigations"] == "no"
+    assert by_name["EX19-12A"]["why"].startswith("EEMS cannot fetch mitigations")
+    assert (by_name["EXSE01"]["receives_new_mitigations"], by_name["EXSE01"]["fix"]) == (
+        "yes",
+        "Nothing to install or change.",
+    )
 
 
 def test_html_is_self_contained_with_anchors_and_links(ruleset: RuleSet) -> None:

@@ -18,14 +18,23 @@ from markupsafe import Markup
 
 from ..model import Report, ServerReport, Severity, Verdict
 from .common import (
+    GROUPS,
+    SYMBOLS,
+    eems_facts,
     finding_class,
     finding_colours,
     finding_style,
+    headline,
+    mark,
+    receives_style,
     role_text,
     severity_colours,
+    severity_word,
     source_word,
     verdict_word,
 )
+
+FIX_FIRST_LIMIT = 25  # servers listed with their fix under "Fix first"; the overview has them all
 
 
 def templates_dir() -> Path:
@@ -53,6 +62,11 @@ def environment() -> jinja2.Environment:
         severity_colours=severity_colours,
         source_word=source_word,
         role_text=role_text,
+        mark=mark,
+        symbols=SYMBOLS,
+        severity_word=severity_word,
+        receives_style=receives_style,
+        eems_facts=eems_facts,
         Severity=Severity,
         Verdict=Verdict,
     )
@@ -104,21 +118,20 @@ def _findings_context(s: ServerReport) -> dict[str, Any]:
 def server_views(report: Report) -> list[dict[str, Any]]:
     """Per-server pieces for the template; everything that does not name the server itself is a shared fragment."""
     fragments = _Fragments()
-    rules = report.run.overview_rules
     views = []
     for s in report.servers:
         srv = s.server
         findings_key = tuple(map(id, s.findings))
         build_key = (id(s.build), s.eems_state)
+        row_key = (findings_key, s.fix, srv.is_edge, srv.collection.status, srv.eems.applied, srv.eems.blocked)
         facts_key = (*build_key, srv.exsetup_version, srv.admin_display_version, srv.http_version,
                      srv.service_collected, srv.service, srv.eems, srv.build_source)  # fmt: skip
         views.append(
             {
                 "s": s,
                 "overview_build": fragments.render("_overview_build.html.j2", build_key, partial(dict, s=s)),
-                "overview_findings": fragments.render(
-                    "_overview_findings.html.j2", findings_key, partial(dict, s=s, overview_rules=rules)
-                ),
+                "overview_findings": fragments.render("_overview_findings.html.j2", row_key, partial(dict, s=s)),
+                "fix_html": fragments.render("_fix.html.j2", row_key, partial(dict, s=s, fix=s.fix)),
                 "facts_html": fragments.render("_server_facts.html.j2", facts_key, partial(dict, s=s, srv=s.server)),
                 "findings_html": fragments.render("_findings.html.j2", findings_key, partial(_findings_context, s)),
             }
@@ -161,4 +174,8 @@ class HtmlRenderer:
             views=server_views(report),
             summary=summary(report),
             changes=report.changes,
+            headline=headline(report),
+            groups_meta=GROUPS,
+            groups={key: [s for s in report.servers if s.group == key] for key, *_ in GROUPS},
+            fix_first_limit=FIX_FIRST_LIMIT,
         )

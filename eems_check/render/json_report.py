@@ -69,6 +69,8 @@ def server_result(s: ServerReport, memo: dict[int, dict[str, Any]] | None = None
         "server": s.server.name,
         "worst": s.worst.value,
         "eems_state": s.eems_state,
+        "receives_new_mitigations": s.receives,  # derived from the findings: not read back
+        "why": s.reason,
         "fix": fix_to_dict(s.fix),
         "build": {
             "text": b.text,
