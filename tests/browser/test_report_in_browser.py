@@ -232,7 +232,8 @@ def test_overview_links_scroll_to_their_server_section(open_report: OpenReport, 
         assert f["href"].startswith("#server-") and f["hash"] == f["href"], f
         assert f["section"] and f["section"].startswith(f"SECTION {f['name']} "), f
         assert f["inView"], f
-    for link in (tab.page.locator("#overview-table tbody a").last, tab.page.locator("div.fix-first ol.fix-list a").first):
+    last_row, first_fix = tab.page.locator("#overview-table tbody a").last, tab.page.locator("div.fix-first ol a").first
+    for link in (last_row, first_fix):
         tab.page.evaluate("window.scrollTo(0, 0)")
         href = link.get_attribute("href") or ""
         link.click()  # a real click as well
