@@ -425,6 +425,36 @@ def judge_mitigations_blocked(ctx: Context, params: Mapping[str, Any]) -> Outcom
     return Outcome(Verdict.PASS, evidence=evidence, reason="none blocked")
 
 
+def _has(names: tuple[str, ...], mitigation: str) -> bool:
+    """Whether `names` lists `mitigation` (M2 matches M2 and versions of it such as M2.1.0)."""
+    return any(n == mitigation or n.startswith(mitigation + ".") for n in names)
+
+
+def judge_mitigation_stands_in(ctx: Context, params: Mapping[str, Any]) -> Outcome:
+    """A server without the update that fixes a vulnerability relies on the EEMS mitigation standing in for it:
+    FAIL when that mitigation is blocked or not applied."""
+    mitigation, since = params["mitigation"], dt.date.fromisoformat(params["fixed_since"])
+    facts = {"mitigation": mitigation, "vulnerability": params.get("vulnerability", "the vulnerability")}
+    reason = _no_eems_reason(ctx)
+    if reason:
+        return _na(reason)
+    build, branch = ctx.build, ctx.branch
+    if build is None or branch is None:
+        return _unknown("the CU line is not known")
+    fix = branch.first_released_on_or_after(since)
+    if fix is not None and build.parsed.precision is Precision.SU and build.parsed.version >= fix.version:
+        return Outcome(Verdict.PASS, reason=f"the build has the fix ({_entry_text(ctx, fix)} or newer)")
+    if fix is not None and build.parsed.precision is Precision.CU and fix is not branch.rtm:
+        return _unknown(f"only the CU is known; {branch.name} has the fix from {_entry_text(ctx, fix)}")
+    eems = ctx.server.eems
+    fix_text = _entry_text(ctx, fix) if fix else f"none, no update of {branch.name} has it"
+    if _has(eems.blocked, mitigation):
+        return Outcome(Verdict.FAIL, {**facts, "state": "blocked", "fixed_in": fix_text})
+    if not _has(eems.applied, mitigation):
+        return Outcome(Verdict.FAIL, {**facts, "state": "not applied", "fixed_in": fix_text})
+    return Outcome(Verdict.PASS, reason=f"the fix is missing, but {mitigation} is applied and stands in for it")
+
+
 def _fmt_time(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "time unknown"
 
@@ -559,6 +589,11 @@ KINDS: dict[str, KindSpec] = {
         {"event_ids": Param(list), "patterns": Param(list)}, ("count", "newest", "found_in"), judge_eems_evidence
     ),
     "ocs_probe": KindSpec({}, ("detail",), judge_ocs_probe),
+    "mitigation_stands_in": KindSpec(
+        {"mitigation": Param(str, True), "fixed_since": Param(str, True), "vulnerability": Param(str)},
+        ("mitigation", "vulnerability", "state", "fixed_in"),
+        judge_mitigation_stands_in,
+    ),
     "get_mitigations": KindSpec({"patterns": Param(list)}, ("detail",), judge_get_mitigations),
     "collection": KindSpec({"partial_severity": Param(str)}, ("status", "reason"), judge_collection),
     "edge_server": KindSpec({}, (), judge_edge_server),

@@ -369,6 +369,8 @@ def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
                 )
         if kind == "eems_min_update":
             check.date(params, "since", f"{where}.condition.params")
+        if kind == "mitigation_stands_in":
+            check.date(params, "fixed_since", f"{where}.condition.params")
         for name in ("esu_severity", "partial_severity"):
             if name in params:
                 check.severity(params, name, f"{where}.condition.params")

@@ -19,6 +19,7 @@ from ..render.common import (
     RECEIVES,
     SYMBOLS,
     eems_facts,
+    exposures,
     headline,
     mark,
     severity_colours,
@@ -138,6 +139,7 @@ class MailSummary:
     needing_action: int
     links: tuple[Link, ...]
     org_eems_off: bool
+    exposed: tuple[str, ...] = ()  # "SERVER: problem" for servers lacking a fix whose stand-in mitigation is missing
     changes: str | None = None  # one line on what changed since the previous report (--compare-to), if any
 
     @property
@@ -232,6 +234,7 @@ def summarise(report: Report, limit: int) -> MailSummary:
         needing_action=len(action),
         links=_links(listed),
         org_eems_off=report.inventory.org.mitigations_enabled is False,
+        exposed=tuple(one_line(f"{s.server.name}: {problem}", WHY_CHARS) for s, problem in exposures(report)[:limit]),
         changes=_changes_line(report),
     )
 

@@ -135,14 +135,43 @@ def headline(report: Report) -> str:
 
 
 def eems_facts(s: ServerReport) -> str:
-    """Applied and blocked mitigations in words; "none applied" flags a scanned EEMS server with nothing applied
-    (not even the PING1 heartbeat)."""
+    """Applied and blocked mitigations and the last successful EEMS action in words; "none applied" flags a
+    scanned server with EEMS on which nothing is applied (not even the PING1 heartbeat)."""
     eems = s.server.eems
     parts = []
+    has_eems = s.eems_state not in ("Not present", "Not on Edge")
     if eems.applied:
         parts.append("applied " + ", ".join(eems.applied))
-    elif s.receives != "n/a" and s.server.collection.status.value in ("ok", "partial"):
+    elif has_eems and s.server.collection.status.value in ("ok", "partial"):
         parts.append("none applied")
     if eems.blocked:
         parts.append("blocked " + ", ".join(eems.blocked))
+    if has_eems and s.server.events is not None:
+        parts.append("last success " + last_success(s).split(" (")[0])
     return "; ".join(parts) or "not known"
+
+
+def exposures(report: Report) -> list[tuple[ServerReport, str]]:
+    """The servers lacking a fix while the EEMS mitigation that stands in for it is blocked or not applied (the
+    "Exposure" rules; by default EEMS-M2-STANDS-IN for CVE-2026-42897), each with the problem in words."""
+    return [
+        (s, f.title)
+        for s in report.servers
+        for f in s.findings
+        if f.category == EXPOSURE_CATEGORY and f.verdict is Verdict.FAIL
+    ]
+
+
+EXPOSURE_CATEGORY = "Exposure"
+
+
+def last_success(server: ServerReport) -> str:
+    """The newest successful EEMS action on record (event 1005 or 1006), or why there is none."""
+    events = server.server.events
+    if events is None:
+        return "not collected"
+    stamped = [(e.time, e.id) for e in events if e.id in (1005, 1006) and e.time is not None]
+    if not stamped:
+        return "none among the collected events"
+    when, event_id = max(stamped)
+    return f"{when.strftime('%Y-%m-%d %H:%M UTC')} (event {event_id})"

@@ -21,10 +21,12 @@ from .common import (
     GROUPS,
     SYMBOLS,
     eems_facts,
+    exposures,
     finding_class,
     finding_colours,
     finding_style,
     headline,
+    last_success,
     mark,
     receives_style,
     role_text,
@@ -67,6 +69,8 @@ def environment() -> jinja2.Environment:
         severity_word=severity_word,
         receives_style=receives_style,
         eems_facts=eems_facts,
+        exposures=exposures,
+        last_success=last_success,
         Severity=Severity,
         Verdict=Verdict,
     )
@@ -123,9 +127,9 @@ def server_views(report: Report) -> list[dict[str, Any]]:
         srv = s.server
         findings_key = tuple(map(id, s.findings))
         build_key = (id(s.build), s.eems_state)
-        row_key = (findings_key, s.fix, srv.is_edge, srv.collection.status, srv.eems.applied, srv.eems.blocked)
+        row_key = (findings_key, s.fix, srv.is_edge, srv.collection.status, srv.eems, srv.events)
         facts_key = (*build_key, srv.exsetup_version, srv.admin_display_version, srv.http_version,
-                     srv.service_collected, srv.service, srv.eems, srv.build_source)  # fmt: skip
+                     srv.service_collected, srv.service, srv.eems, srv.build_source, srv.events)  # fmt: skip
         views.append(
             {
                 "s": s,

@@ -28,6 +28,7 @@ REPORT_PARTS = (
     "#summary",
     "table.summary",
     "#headline",
+    "#exposed",
     "#fix-first",
     "div.fix-first ol.fix-list",
     "#overview",
@@ -412,7 +413,7 @@ def test_hostile_strings_show_as_text_and_run_nothing(open_report: OpenReport, r
         "R&D \"quoted\" 'single' \u00b7 <img src=x onerror=alert(2)>"
     )
     section = tab.page.locator("section.server").filter(has_text="<script>alert(1)</script>").first
-    assert section.locator("table.facts tr").count() == 9  # 'M2</td><td>' did not open cells
+    assert section.locator("table.facts tr").count() == 10  # 'M2</td><td>' did not open cells
     facts = section.locator("table.facts").inner_text()
     assert "<b>M1</b> / M2</td><td>" in facts and "http://p/?a=1&b=2" in facts
     assert "<script>alert(3)</script>" in section.locator("table.findings").inner_text()

@@ -31,7 +31,7 @@ SAME = ("contoso-2026-11-27.json", "contoso-2026-11-27.json")
         (
             HOSTILE,
             "Changes since 2026-10-01 07:00 UTC: 1 server added, 1 server gone, 1 build changed, 1 new finding, "
-            "2 resolved",
+            "3 resolved",
         ),
         (SAME, "No changes since 2026-11-27 07:00 UTC"),
     ],

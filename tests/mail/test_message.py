@@ -163,6 +163,8 @@ def test_text_part_has_status_counts_and_one_line_per_server_needing_action(samp
     assert "EEMS cannot fetch mitigations: the build is older than the March 2023 SU" in server_lines[0]
     assert "Fix: Start MSExchangeMitigation and set it to Automatic;" in server_lines[0]
     assert "install Exchange SE RTM Jun26SU (15.2.2562.43, KB5094139) or newer." in server_lines[0]
+    assert "  EX19-14A: No fix for CVE-2026-42897; its mitigation M2 is blocked" in lines  # the exposed servers
+    assert "Mitigations: applied PING1; blocked M2" in next(line for line in server_lines if "EX19-14A" in line)
     assert "&amp;" not in text and "<" not in text  # plain text, not escaped HTML
 
 
