@@ -94,6 +94,7 @@ class FixPlanner:
             key=lambda p: p[0].version,
         )
         self._parts: dict[tuple[str | None, str | None, bool], Fix] = {}
+        self._fixes: dict[tuple[int, tuple[str, ...]], Fix] = {}
         self._clears: dict[tuple[object, bool], tuple[bool, str | None, tuple[Rule, Mapping[str, str]] | None]] = {}
 
     # --- the build to install ----------------------------------------------------------------------------------
@@ -226,7 +227,13 @@ class FixPlanner:
     def fix(self, server: ServerRecord, build: ResolvedBuild | None, findings: Iterable[Finding]) -> Fix:
         actions = self.actions(server, findings)
         part = self.build_part(server, build)
-        return dataclasses.replace(part, actions=actions) if actions else part
+        if not actions:
+            return part
+        key = (id(part), actions)
+        fix = self._fixes.get(key)
+        if fix is None:  # interned: servers with the same build and actions share one Fix (renderers reuse it)
+            fix = self._fixes[key] = dataclasses.replace(part, actions=actions)
+        return fix
 
     def actions(self, server: ServerRecord, findings: Iterable[Finding]) -> tuple[str, ...]:
         """What to do besides installing a build, most urgent first."""

@@ -281,14 +281,14 @@ class FixBuild:
     release_post: str | None = None
     third_party_only: bool = False  # not (yet) confirmed by Microsoft
 
-    @property
+    @cached_property
     def text(self) -> str:
         refs = [self.number] + ([self.kb] if self.kb else [])
         if self.third_party_only:
             refs.append("reported only by third parties, not confirmed by Microsoft")
         return f"{self.name} ({', '.join(refs)})"
 
-    @property
+    @cached_property
     def short(self) -> str:
         return f"{self.name} ({self.kb or self.number}{'; third-party report only' if self.third_party_only else ''})"
 
@@ -328,12 +328,12 @@ class Fix:
         steps += [s for s in (self.caveat, self.note) if s]
         return steps
 
-    @property
+    @cached_property
     def steps(self) -> tuple[str, ...]:
         """Every step, actions first, each a phrase starting in lower case."""
         return (*self.actions, *self.build_steps())
 
-    @property
+    @cached_property
     def text(self) -> str:
         """The whole fix as one sentence (mail, CSV, remediation texts)."""
         steps = self.steps
@@ -342,7 +342,7 @@ class Fix:
         joined = "; ".join(steps)
         return joined[0].upper() + joined[1:] + "."
 
-    @property
+    @cached_property
     def summary(self) -> str:
         """Actions and the build to install, without the newest-update details (Fix first, the mail)."""
         steps = [*self.actions, *self.build_steps()[:1]]
@@ -351,7 +351,7 @@ class Fix:
         joined = "; ".join(steps)
         return joined[0].upper() + joined[1:] + "."
 
-    @property
+    @cached_property
     def short(self) -> str:
         """A short form for the overview: the first action, then the build to install."""
         parts = list(self.actions[:1])

@@ -147,7 +147,8 @@ def eems_facts(s: ServerReport) -> str:
     if eems.blocked:
         parts.append("blocked " + ", ".join(eems.blocked))
     if has_eems and s.server.events is not None:
-        parts.append("last success " + last_success(s).split(" (")[0])
+        last = last_success(s)
+        parts.append("no success event (1005/1006) collected" if last.startswith("none") else "last success " + last)
     return "; ".join(parts) or "not known"
 
 

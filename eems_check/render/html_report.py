@@ -127,14 +127,17 @@ def server_views(report: Report) -> list[dict[str, Any]]:
         srv = s.server
         findings_key = tuple(map(id, s.findings))
         build_key = (id(s.build), s.eems_state)
-        row_key = (findings_key, s.fix, srv.is_edge, srv.collection.status, srv.eems, srv.events)
+        mitigations = eems_facts(s)
+        row_key = (findings_key, id(s.fix), srv.is_edge, srv.collection.status, mitigations)
         facts_key = (*build_key, srv.exsetup_version, srv.admin_display_version, srv.http_version,
-                     srv.service_collected, srv.service, srv.eems, srv.build_source, srv.events)  # fmt: skip
+                     srv.service_collected, srv.service, srv.eems, srv.build_source, last_success(s))  # fmt: skip
         views.append(
             {
                 "s": s,
                 "overview_build": fragments.render("_overview_build.html.j2", build_key, partial(dict, s=s)),
-                "overview_findings": fragments.render("_overview_findings.html.j2", row_key, partial(dict, s=s)),
+                "overview_findings": fragments.render(
+                    "_overview_findings.html.j2", row_key, partial(dict, s=s, mitigations=mitigations)
+                ),
                 "fix_html": fragments.render("_fix.html.j2", row_key, partial(dict, s=s, fix=s.fix)),
                 "facts_html": fragments.render("_server_facts.html.j2", facts_key, partial(dict, s=s, srv=s.server)),
                 "findings_html": fragments.render("_findings.html.j2", findings_key, partial(_findings_context, s)),

@@ -65,13 +65,18 @@ def _memo_dict(f: Finding, memo: dict[int, dict[str, Any]]) -> dict[str, Any]:
 
 def server_result(s: ServerReport, memo: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     b = s.build
+    fix = None if memo is None else memo.get(id(s.fix))
+    if fix is None:  # fixes are interned too: one dict per distinct fix
+        fix = fix_to_dict(s.fix)
+        if memo is not None:
+            memo[id(s.fix)] = fix
     return {
         "server": s.server.name,
         "worst": s.worst.value,
         "eems_state": s.eems_state,
         "receives_new_mitigations": s.receives,  # derived from the findings: not read back
         "why": s.reason,
-        "fix": fix_to_dict(s.fix),
+        "fix": fix,
         "build": {
             "text": b.text,
             "source": b.source.value if b.source else None,
