@@ -336,20 +336,12 @@ class Fix:
     @cached_property
     def text(self) -> str:
         """The whole fix as one sentence (mail, CSV, remediation texts)."""
-        steps = self.steps
-        if not steps:
-            return "Nothing to install or change."
-        joined = "; ".join(steps)
-        return joined[0].upper() + joined[1:] + "."
+        return _sentence(self.steps, "Nothing to install or change.") + "."
 
     @cached_property
     def summary(self) -> str:
         """Actions and the build to install, without the newest-update details (Fix first, the mail)."""
-        steps = [*self.actions, *self.build_steps()[:1]]
-        if not steps:
-            return "Nothing to install or change."
-        joined = "; ".join(steps)
-        return joined[0].upper() + joined[1:] + "."
+        return _sentence([*self.actions, *self.build_steps()[:1]], "Nothing to install or change.") + "."
 
     @cached_property
     def short(self) -> str:
@@ -361,10 +353,15 @@ class Fix:
             parts.append(f"install {self.build.short}" + (" or newer" if self.newest else ""))
         elif self.note and not self.actions:
             parts.append(self.note)
-        if not parts:
-            return "none"
-        joined = "; ".join(parts)
-        return joined[0].upper() + joined[1:]
+        return _sentence(parts, "None")
+
+
+def _sentence(phrases: tuple[str, ...] | list[str], empty: str) -> str:
+    """Phrases joined with semicolons, the first letter capitalised; `empty` when there are none."""
+    if not phrases:
+        return empty.rstrip(".")
+    joined = "; ".join(phrases)
+    return joined[0].upper() + joined[1:]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,15 @@ from .conftest import GENERATED, TODAY
 
 UTC = dt.timezone.utc
 
+
+def _judged(
+    ruleset: RuleSet, build: str, applied: tuple[str, ...] = (), blocked: tuple[str, ...] = (), **more: Any
+) -> Any:
+    """One server on `build` with EEMS on and these mitigations, evaluated on the suite's day."""
+    server = ServerRecord(name="EX1", exsetup_version=build, build_source=BuildSource.EXSETUP,
+                          eems=EemsSettings(enabled=True, applied=applied, blocked=blocked), **more)  # fmt: skip
+    return evaluate_server(server, Inventory(OrgInfo("O", True), (server,)), ruleset, TODAY)
+
 # build (ExSetup.exe), applied, blocked -> verdict and the state named in the problem
 STANDS_IN = [
     pytest.param("15.2.1544.39", (), ("M2",), "fail", "blocked", id="cu14-feb26su-m2-blocked"),
@@ -33,14 +42,7 @@ STANDS_IN = [
 def test_a_server_without_the_fix_needs_the_mitigation_that_stands_in_for_it(
     ruleset: RuleSet, build: str, applied: tuple[str, ...], blocked: tuple[str, ...], verdict: str, state: str | None
 ) -> None:
-    server = ServerRecord(
-        name="EX1",
-        exsetup_version=build,
-        build_source=BuildSource.EXSETUP,
-        eems=EemsSettings(enabled=True, applied=applied, blocked=blocked),
-    )
-    report = evaluate_server(server, Inventory(OrgInfo("O", True), (server,)), ruleset, TODAY)
-    finding = report.finding("EEMS-M2-STANDS-IN")
+    finding = _judged(ruleset, build, applied, blocked).finding("EEMS-M2-STANDS-IN")
     assert finding is not None and finding.verdict is Verdict(verdict), finding
     if state:
         assert finding.title == f"No fix for CVE-2026-42897; its mitigation M2 is {state}"
@@ -67,9 +69,7 @@ LAST_SUCCESS = [
 def test_the_last_successful_eems_action_is_the_newest_event_1005_or_1006(
     ruleset: RuleSet, events: Any, expected: str
 ) -> None:
-    server = ServerRecord(name="EX1", exsetup_version="15.2.2562.53", build_source=BuildSource.EXSETUP, events=events)
-    report = evaluate_server(server, Inventory(OrgInfo("O", True), (server,)), ruleset, TODAY)
-    assert last_success(report) == expected
+    assert last_success(_judged(ruleset, "15.2.2562.53", events=events)) == expected
 
 
 FACTS = [
@@ -83,15 +83,7 @@ FACTS = [
 def test_applied_and_blocked_mitigations_are_named_and_none_applied_is_flagged(
     ruleset: RuleSet, build: str, applied: tuple[str, ...], blocked: tuple[str, ...], start: str
 ) -> None:
-    server = ServerRecord(
-        name="EX1",
-        exsetup_version=build,
-        build_source=BuildSource.EXSETUP,
-        eems=EemsSettings(enabled=True, applied=applied, blocked=blocked),
-        events=(),
-    )
-    report = evaluate_server(server, Inventory(OrgInfo("O", True), (server,)), ruleset, TODAY)
-    assert eems_facts(report).startswith(start)
+    assert eems_facts(_judged(ruleset, build, applied, blocked, events=())).startswith(start)
 
 
 def test_the_organisation_list_names_every_exposed_server_once(ruleset: RuleSet) -> None:
