@@ -73,9 +73,9 @@ def test_the_last_successful_eems_action_is_the_newest_event_1005_or_1006(
 
 
 FACTS = [
-    pytest.param("15.2.2562.53", (), (), "none applied; no success event (1005/1006) collected", id="none"),
+    pytest.param("15.2.2562.53", (), (), "\u25b2 none applied; no success event (1005/1006) collected", id="none"),
     pytest.param("15.2.2562.53", ("PING1",), ("M2",), "applied PING1; blocked M2; no success event", id="both"),
-    pytest.param("15.0.1497.48", (), (), "not known", id="no-eems-is-not-flagged"),
+    pytest.param("15.0.1497.48", (), (), "no EEMS", id="no-eems-is-not-flagged"),
 ]
 
 

@@ -143,13 +143,13 @@ def eems_facts(s: ServerReport) -> str:
     if eems.applied:
         parts.append("applied " + ", ".join(eems.applied))
     elif has_eems and s.server.collection.status.value in ("ok", "partial"):
-        parts.append("none applied")
+        parts.append(f"{SYMBOLS['WARNING']} none applied")
     if eems.blocked:
         parts.append("blocked " + ", ".join(eems.blocked))
     if has_eems and s.server.events is not None:
         last = last_success(s)
         parts.append("no success event (1005/1006) collected" if last.startswith("none") else "last success " + last)
-    return "; ".join(parts) or "not known"
+    return "; ".join(parts) or ("not known" if has_eems else "no EEMS")
 
 
 def exposures(report: Report) -> list[tuple[ServerReport, str]]:
