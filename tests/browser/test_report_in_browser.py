@@ -393,6 +393,43 @@ def test_status_text_meets_wcag_aa_contrast(open_report: OpenReport, report: Rep
     assert not low
 
 
+# Machado, Oliveira and Fernandes (2009), severity 1.0, applied to linear RGB: how a red-green colour-blind reader
+# sees a colour.
+CVD = {
+    "deuteranopia": ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413), (-0.011820, 0.042940, 0.968881)),
+    "protanopia": ((0.152286, 1.052583, -0.204868), (0.114503, 0.786281, 0.099216), (-0.003882, -0.048116, 1.051998)),
+}
+
+
+def simulate(css: str, matrix: Any) -> tuple[float, ...]:
+    rgb = [int(v) / 255 for v in re.findall(r"\d+", css)[:3]]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return tuple(min(1.0, max(0.0, sum(m * c for m, c in zip(row, lin, strict=True)))) for row in matrix)
+
+
+@sample_only
+@pytest.mark.parametrize("vision", list(CVD))
+def test_statuses_a_colour_blind_reader_cannot_tell_apart_have_different_symbols(
+    open_report: OpenReport, report: ReportFile, vision: str
+) -> None:
+    tab = open_report(report, readonly=True)
+    rows = [(c["text"], c["bg"]) for c in tab.js(JS_STATUS_CELLS) if c["where"] == "legend"]
+    seen = {}
+    for text, bg in rows:
+        for part in text.split(" / "):
+            symbol, _, word = part.partition(" ")
+            seen[word] = (symbol, simulate(bg, CVD[vision]))
+    same_meaning = ({"PASS", "YES"}, {"ERROR", "NO"})
+    confusable = set()
+    for a, (sym_a, col_a) in seen.items():
+        for b, (sym_b, col_b) in seen.items():
+            if a < b and {a, b} not in same_meaning:
+                if sum((x - y) ** 2 for x, y in zip(col_a, col_b, strict=True)) ** 0.5 < 0.15:
+                    confusable.add((a, b))
+                    assert sym_a != sym_b, (vision, a, b)
+    assert ("PASS", "WARNING") in confusable  # green and yellow look alike: the symbols are what tells them apart
+
+
 # --- hostile strings -------------------------------------------------------------------------------------------
 
 
