@@ -423,10 +423,10 @@ def test_statuses_a_colour_blind_reader_cannot_tell_apart_have_different_symbols
     confusable = set()
     for a, (sym_a, col_a) in seen.items():
         for b, (sym_b, col_b) in seen.items():
-            if a < b and {a, b} not in same_meaning:
-                if sum((x - y) ** 2 for x, y in zip(col_a, col_b, strict=True)) ** 0.5 < 0.15:
-                    confusable.add((a, b))
-                    assert sym_a != sym_b, (vision, a, b)
+            distance = sum((x - y) ** 2 for x, y in zip(col_a, col_b, strict=True)) ** 0.5
+            if a < b and {a, b} not in same_meaning and distance < 0.15:
+                confusable.add((a, b))
+                assert sym_a != sym_b, (vision, a, b)
     assert ("PASS", "WARNING") in confusable  # green and yellow look alike: the symbols are what tells them apart
 
 
