@@ -37,6 +37,7 @@ from .common import (
 )
 
 FIX_FIRST_LIMIT = 25  # servers listed with their fix under "Fix first"; the overview has them all
+LAZY_SECTIONS_FROM = 100  # more servers than this: sections are laid out only when scrolled to
 
 
 def templates_dir() -> Path:
@@ -185,4 +186,5 @@ class HtmlRenderer:
             groups_meta=GROUPS,
             groups={key: [s for s in report.servers if s.group == key] for key, *_ in GROUPS},
             fix_first_limit=FIX_FIRST_LIMIT,
+            lazy_sections_from=LAZY_SECTIONS_FROM,
         )
