@@ -474,6 +474,11 @@ def explain_build(text: str, ruleset: RuleSet, today: dt.date) -> dict[str, obje
             for f in report.findings
             if rules[f.rule_id].kind in BUILD_KINDS
         ],
+        "fix": {
+            "text": report.fix.text,
+            "build": report.fix.build.number if report.fix.build else None,
+            "kb": report.fix.build.kb if report.fix.build else None,
+        },
     }
 
 
@@ -497,6 +502,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             for rule in r["rules"]:  # type: ignore[attr-defined]
                 word = rule["verdict"].upper() if rule["verdict"] != "fail" else rule["severity"].upper()
                 print(f"  {word:8} {rule['id']}: {rule['message']}")
+            print(f"  Fix: {r['fix']['text']}")  # type: ignore[index]
     return EXIT_USAGE if bad else EXIT_OK
 
 
