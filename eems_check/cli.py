@@ -25,7 +25,7 @@ from .evaluate import evaluate, evaluate_server
 from .inventory import read_inventory
 from .mail import MailSettings, add_mail_arguments, deliver, mail_settings_from_args, send_saved_report
 from .model import BuildSource, Inventory, OrgInfo, Report, ServerRecord, Severity, Verdict
-from .outputs import OutputPlan, write_reports
+from .outputs import OutputPlan, check_outputs, is_stdout, write_reports
 from .ruleset import RuleSet, load_ruleset, validate_file
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUN = 0, 1, 2, 3
@@ -198,7 +198,18 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 def _say(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "quiet", False):
-        print(text)
+        # a report written to standard output (`--json -`) keeps stdout to itself
+        print(text, file=sys.stderr if getattr(args, "stdout_taken", False) else sys.stdout)
+
+
+def _check_outputs(args: argparse.Namespace, mail: MailSettings | None, source: Path | None = None) -> None:
+    """Before any work: every named output is absent or a regular file, each has its own, none replaces an input."""
+    outputs = {"--html": args.html, "--json": args.json, "--csv": args.csv}
+    outputs["--save-inventory"] = getattr(args, "save_inventory", None)
+    check_outputs(outputs, {"inventory": source})
+    args.stdout_taken = any(p is not None and is_stdout(p) for p in outputs.values())
+    if args.stdout_taken and mail is not None:
+        raise InputError("a report written to standard output (-) cannot be attached to the mail: name a file")
 
 
 def _now() -> dt.datetime:
@@ -271,6 +282,7 @@ def _previous(args: argparse.Namespace) -> tuple[Path, dict[str, object]] | None
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     mail = mail_settings_from_args(args, os.environ)  # first: a bad mail setting fails before any work
+    _check_outputs(args, mail, args.inventory)
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
     inventory = read_inventory(args.inventory)
@@ -306,6 +318,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from .collect import options_from_args, scan
 
     mail = mail_settings_from_args(args, os.environ)  # before the scan: a typo must not cost a whole scan
+    _check_outputs(args, mail)
 
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
@@ -313,7 +326,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     inventory = scan(options, progress=_progress(args))
     if args.save_inventory:
         _save_inventory(inventory, args.save_inventory)
-        _say(args, f"Inventory: {args.save_inventory.resolve()}")
+        if not is_stdout(args.save_inventory):
+            _say(args, f"Inventory: {args.save_inventory.resolve()}")
     return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous, mail)
 
 
