@@ -192,8 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
-    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    logging.basicConfig(level=level, format="eems-check: %(levelname)s: %(message)s", stream=sys.stderr)
+    from .debuglog import setup_logging
+
+    setup_logging(debug=args.debug, verbose=args.verbose)
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
