@@ -19,6 +19,7 @@ from typing import Any
 from .builds import Branch, BuildEntry, Catalogue, Product, parse_build, parse_date
 from .conditions import COMMON_FACTS, KINDS, EsuPeriod
 from .errors import BuildParseError, RulesError
+from .inputfile import YAML_LIMIT, read_regular, shown
 from .model import Remediation, Severity
 from .yamlload import LDict, LList, YamlSyntaxError, load_located
 
@@ -136,11 +137,11 @@ class _Checker:
         for key in d:
             if key not in allowed:
                 raise self.fail(
-                    d.line_of(key), f"unknown key {key!r} in {where} (allowed: {', '.join(sorted(allowed))})"
+                    d.line_of(key), f"unknown key {shown(key)} in {where} (allowed: {', '.join(sorted(allowed))})"
                 )
         for key in sorted(required):
             if key not in d:
-                raise self.fail(d.line, f"{where} is missing the required key {key!r}")
+                raise self.fail(d.line, f"{where} is missing the required key {shown(key)}")
 
     def text(self, d: LDict, key: str, where: str) -> str | None:
         value = d.get(key)
@@ -157,9 +158,9 @@ class _Checker:
         try:
             _, approx = parse_date(value)
         except ValueError:
-            raise self.fail(d.line_of(key), f"{where}.{key} must be a date YYYY-MM-DD, not {value!r}") from None
+            raise self.fail(d.line_of(key), f"{where}.{key} must be a date YYYY-MM-DD, not {shown(value)}") from None
         if approx and not month_ok:
-            raise self.fail(d.line_of(key), f"{where}.{key} must be a full date YYYY-MM-DD, not {value!r}")
+            raise self.fail(d.line_of(key), f"{where}.{key} must be a full date YYYY-MM-DD, not {shown(value)}")
         return value
 
     def boolean(self, d: LDict, key: str, where: str) -> bool | None:
@@ -174,7 +175,7 @@ class _Checker:
         value = self.text(d, key, where)
         if value is not None and value not in _SEVERITIES:
             raise self.fail(
-                d.line_of(key), f"{where}.{key} must be one of {', '.join(sorted(_SEVERITIES))}, not {value!r}"
+                d.line_of(key), f"{where}.{key} must be one of {', '.join(sorted(_SEVERITIES))}, not {shown(value)}"
             )
         return value
 
@@ -193,10 +194,7 @@ def _typename(value: Any) -> str:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    raw = read_regular(path, limit=YAML_LIMIT, error=RulesError)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -217,7 +215,7 @@ def parse_document(text: str, file: str, *, bundled: bool = False) -> LDict:
     if doc["schema_version"] != SCHEMA_VERSION or isinstance(doc["schema_version"], bool):
         raise check.fail(
             doc.line_of("schema_version"),
-            f"schema_version {doc['schema_version']!r} is not supported (this version reads {SCHEMA_VERSION})",
+            f"schema_version {shown(doc['schema_version'])} is not supported (this version reads {SCHEMA_VERSION})",
         )
     check.text(doc, "rules_version", "the document")
     check.date(doc, "as_of", "the document")
@@ -246,7 +244,7 @@ def parse_document(text: str, file: str, *, bundled: bool = False) -> LDict:
 
 
 def _show_key(key: Any) -> str:
-    return " ".join(str(k) for k in key) if isinstance(key, tuple) else repr(key)
+    return " ".join(str(k) for k in key) if isinstance(key, tuple) else shown(key)
 
 
 def _check_source(check: _Checker, d: LDict, where: str) -> Any:
@@ -261,7 +259,7 @@ def _check_product(check: _Checker, d: LDict, where: str) -> Any:
     for key in ("id", "name", "short_name", "version", "eems_from"):
         check.text(d, key, where)
     if "version" in d and not all(p.isdigit() for p in d["version"].split(".")):
-        raise check.fail(d.line_of("version"), f"{where}.version must look like 15.2, not {d['version']!r}")
+        raise check.fail(d.line_of("version"), f"{where}.version must look like 15.2, not {shown(d['version'])}")
     if d.get("lifecycle") not in (None, "fixed", "modern"):
         raise check.fail(d.line_of("lifecycle"), f"{where}.lifecycle must be fixed or modern")
     check.date(d, "mainstream_end", where)
@@ -278,7 +276,7 @@ def _check_esu(check: _Checker, d: LDict, where: str) -> Any:
     branches = check.sequence(d["branches"], d.line_of("branches"), f"{where}.branches")
     for i, b in enumerate(branches):
         if not isinstance(b, str) or len(b.split()) != 2:
-            raise check.fail(branches.line_of(i), f'{where}.branches[{i}] must be like "2019 CU15", not {b!r}')
+            raise check.fail(branches.line_of(i), f'{where}.branches[{i}] must be like "2019 CU15", not {shown(b)}')
     return d["name"]
 
 
@@ -297,14 +295,14 @@ def _check_build(check: _Checker, d: LDict, where: str) -> Any:
     check.date(d, "released", where, month_ok=True)
     check.boolean(d, "verified", where)
     if d["kind"] not in _KINDS_OF_BUILD:
-        raise check.fail(d.line_of("kind"), f"{where}.kind must be one of RTM, CU, SU, HU, not {d['kind']!r}")
+        raise check.fail(d.line_of("kind"), f"{where}.kind must be one of RTM, CU, SU, HU, not {shown(d['kind'])}")
     try:
         parsed = parse_build(d["build"])
     except BuildParseError as exc:
         raise check.fail(d.line_of("build"), f"{where}.build: {exc}") from None
     if len(parsed.parts) != 4 or parsed.spelling == "admin_display_version":
         raise check.fail(
-            d.line_of("build"), f"{where}.build must have four parts like 15.2.1118.26, not {d['build']!r}"
+            d.line_of("build"), f"{where}.build must have four parts like 15.2.1118.26, not {shown(d['build'])}"
         )
     label = d["label"].split()
     if d["kind"] in ("RTM", "CU") and len(label) != 1:
@@ -339,7 +337,7 @@ def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
         kind = cond["kind"]
         if kind not in KINDS:
             raise check.fail(
-                cond.line_of("kind"), f"{where}.condition.kind {kind!r} is not one of: {', '.join(sorted(KINDS))}"
+                cond.line_of("kind"), f"{where}.condition.kind {shown(kind)} is not one of: {', '.join(sorted(KINDS))}"
             )
         spec = KINDS[kind]
         params = cond.get("params") or LDict()
@@ -470,7 +468,7 @@ def _catalogue(sections: dict[str, list[tuple[Any, LDict, str]]]) -> Catalogue:
     for _, d, origin in sections["products"]:
         for key in ("name", "version"):
             if key not in d:
-                raise _origin_fail(origin, f"product {d['id']!r} is missing the required key {key!r}")
+                raise _origin_fail(origin, f"product {shown(d['id'])} is missing the required key {shown(key)}")
         products[d["id"]] = Product(
             id=d["id"],
             name=d["name"],
@@ -485,7 +483,7 @@ def _catalogue(sections: dict[str, list[tuple[Any, LDict, str]]]) -> Catalogue:
     entries: dict[tuple[str, str], list[BuildEntry]] = {}
     for _, d, origin in sections["builds"]:
         if d["product"] not in products:
-            raise _origin_fail(origin, f"build {d['build']} names an unknown product {d['product']!r}")
+            raise _origin_fail(origin, f"build {d['build']} names an unknown product {shown(d['product'])}")
         product = products[d["product"]]
         parsed = parse_build(d["build"])
         if parsed.parts[: len(product.version)] != product.version:
@@ -540,10 +538,10 @@ def _opt_date(value: str | None) -> dt.date | None:
 
 def _rule(d: LDict, origin: str) -> Rule:
     check = _Checker(origin.rsplit(":", 1)[0])
-    where = f"rule {d['id']!r}"
+    where = f"rule {shown(d['id'])}"
     for key in ("title", "severity", "condition", "message"):
         if key not in d:
-            raise _origin_fail(origin, f"{where} is missing the required key {key!r}")
+            raise _origin_fail(origin, f"{where} is missing the required key {shown(key)}")
     kind = d["condition"]["kind"]
     _check_message_fields(check, d, where, kind)
     rem = d.get("remediation")

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple, cast
 from ..errors import InventoryError
 from ..inventory import load_json, parse_datetime
 from ..model import Severity, Verdict
+from ..names import server_key
 from ..render.json_report import REPORT_SCHEMA, REPORT_SCHEMA_VERSION
 from .model import ReportSide
 
@@ -45,10 +46,6 @@ class ParsedReport(NamedTuple):
     side: ReportSide
     overview: list[tuple[str, str]]
     servers: dict[str, ParsedServer]  # by case-folded name, in report order
-
-
-def server_key(name: str) -> str:
-    return name.strip().casefold()
 
 
 def _show(value: Any) -> str:
