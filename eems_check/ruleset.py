@@ -9,12 +9,15 @@ line naming the file and line. This module only reads files; it judges nothing.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .builds import Branch, BuildEntry, Catalogue, Product, parse_build, parse_date
 from .conditions import COMMON_FACTS, KINDS, EsuPeriod
@@ -143,16 +146,24 @@ class _Checker:
             if key not in d:
                 raise self.fail(d.line, f"{where} is missing the required key {shown(key)}")
 
-    def text(self, d: LDict, key: str, where: str) -> str | None:
+    def present(self, d: LDict, key: str, where: str, nullable: bool = False) -> Any:
+        """The value of `key`, None when absent; a key left empty (`message:`, `enabled: null`) is an error,
+        because evaluation would read it as a value (an empty `enabled:` silently switched a rule off)."""
         value = d.get(key)
+        if value is None and key in d and not nullable:
+            raise self.fail(d.line_of(key), f"{where}.{key} is empty: give it a value or leave the key out")
+        return value
+
+    def text(self, d: LDict, key: str, where: str, nullable: bool = False) -> str | None:
+        value = self.present(d, key, where, nullable)
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
             raise self.fail(d.line_of(key), f"{where}.{key} must be non-empty text, not {_typename(value)}")
         return value
 
-    def date(self, d: LDict, key: str, where: str, month_ok: bool = False) -> str | None:
-        value = self.text(d, key, where)
+    def date(self, d: LDict, key: str, where: str, month_ok: bool = False, nullable: bool = False) -> str | None:
+        value = self.text(d, key, where, nullable)
         if value is None:
             return None
         try:
@@ -164,7 +175,7 @@ class _Checker:
         return value
 
     def boolean(self, d: LDict, key: str, where: str) -> bool | None:
-        value = d.get(key)
+        value = self.present(d, key, where)
         if value is None:
             return None
         if not isinstance(value, bool):
@@ -258,7 +269,7 @@ def _check_product(check: _Checker, d: LDict, where: str) -> Any:
     check.keys(d, where, _PRODUCT_KEYS, {"id"})
     for key in ("id", "name", "short_name", "version", "eems_from"):
         check.text(d, key, where)
-    if "version" in d and not all(p.isdigit() for p in d["version"].split(".")):
+    if "version" in d and not re.fullmatch(r"\d{1,2}(\.\d{1,2})?", d["version"], re.ASCII):
         raise check.fail(d.line_of("version"), f"{where}.version must look like 15.2, not {shown(d['version'])}")
     if d.get("lifecycle") not in (None, "fixed", "modern"):
         raise check.fail(d.line_of("lifecycle"), f"{where}.lifecycle must be fixed or modern")
@@ -284,7 +295,7 @@ def _check_branch(check: _Checker, d: LDict, where: str) -> Any:
     check.keys(d, where, _BRANCH_KEYS, {"product", "cu", "serviced_until"})
     check.text(d, "product", where)
     check.text(d, "cu", where)
-    check.date(d, "serviced_until", where)
+    check.date(d, "serviced_until", where, nullable=True)  # null: serviced with no announced end
     return (d["product"], d["cu"])
 
 
@@ -294,6 +305,7 @@ def _check_build(check: _Checker, d: LDict, where: str) -> Any:
         check.text(d, key, where)
     check.date(d, "released", where, month_ok=True)
     check.boolean(d, "verified", where)
+    check.text(d, "kind", where)
     if d["kind"] not in _KINDS_OF_BUILD:
         raise check.fail(d.line_of("kind"), f"{where}.kind must be one of RTM, CU, SU, HU, not {shown(d['kind'])}")
     try:
@@ -330,11 +342,15 @@ def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
         rem = check.mapping(d["remediation"], d.line_of("remediation"), f"{where}.remediation")
         check.keys(rem, f"{where}.remediation", {"text", "url"}, {"text"})
         check.text(rem, "text", f"{where}.remediation")
-        check.text(rem, "url", f"{where}.remediation")
+        url = check.text(rem, "url", f"{where}.remediation")
+        if url is not None and not _is_web_link(url):
+            raise check.fail(
+                rem.line_of("url"), f"{where}.remediation.url must be an https:// or http:// link, not {shown(url)}"
+            )
     if "condition" in d:
         cond = check.mapping(d["condition"], d.line_of("condition"), f"{where}.condition")
         check.keys(cond, f"{where}.condition", {"kind", "params"}, {"kind"})
-        kind = cond["kind"]
+        kind = check.text(cond, "kind", f"{where}.condition")
         if kind not in KINDS:
             raise check.fail(
                 cond.line_of("kind"), f"{where}.condition.kind {shown(kind)} is not one of: {', '.join(sorted(KINDS))}"
@@ -349,13 +365,20 @@ def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
             {n for n, p in spec.params.items() if p.required},
         )
         for name, value in params.items():
-            want = spec.params[name].type
-            ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
-            if not ok:
+            param = spec.params[name]
+            if not _is_a(value, param.type):
                 raise check.fail(
                     params.line_of(name),
-                    f"{where}.condition.params.{name} must be {_typename(want())}, not {_typename(value)}",
+                    f"{where}.condition.params.{name} must be {_typename(param.type())}, not {_typename(value)}",
                 )
+            if param.item is not None:
+                for i, item in enumerate(value):
+                    if not _is_a(item, param.item) or (isinstance(item, str) and not item.strip()):
+                        raise check.fail(
+                            value.line_of(i),
+                            f"{where}.condition.params.{name}[{i}] must be {_typename(param.item())}"
+                            f"{' (non-empty)' if param.item is str else ''}, not {_typename(item)} {shown(item)}",
+                        )
         if kind == "eems_min_update":
             check.date(params, "since", f"{where}.condition.params")
         for name in ("esu_severity", "partial_severity"):
@@ -364,8 +387,21 @@ def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
     return d["id"]
 
 
+def _is_a(value: Any, want: type) -> bool:
+    return isinstance(value, want) and not (want is int and isinstance(value, bool))
+
+
+def _is_web_link(url: str) -> bool:
+    """Only http(s) links reach a report or a mail: `javascript:` or `data:` would run in the reader's browser."""
+    parts = urlsplit(url.strip())
+    return parts.scheme.lower() in ("https", "http") and bool(parts.netloc) and not any(c.isspace() for c in url)
+
+
 def _check_message_fields(check: _Checker, d: LDict, where: str, kind: str) -> None:
+    """Messages may quote facts as plain `{fact}`; each is formatted once here with placeholder facts, exactly as
+    evaluation formats it, so that a file `rules validate` passes cannot fail after a whole scan."""
     allowed = set(COMMON_FACTS) | set(KINDS[kind].facts)
+    placeholders = dict.fromkeys(allowed, "x")
     texts = [("message", d.get("message"), d.line_of("message"))]
     rem = d.get("remediation")
     if isinstance(rem, LDict):
@@ -374,16 +410,29 @@ def _check_message_fields(check: _Checker, d: LDict, where: str, kind: str) -> N
         if not isinstance(text, str):
             continue
         try:
-            fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+            parts = list(string.Formatter().parse(text))
         except ValueError as exc:
             raise check.fail(line, f"{where}.{name}: bad braces: {exc}") from None
-        for f in sorted(fields):
-            if f.split(".")[0].split("[")[0] not in allowed:
+        for _, field, spec, conversion in parts:
+            if field is None:
+                continue
+            if field not in allowed and field.split(".")[0].split("[")[0] not in allowed:
                 raise check.fail(
                     line,
-                    f"{where}.{name} uses {{{f}}}, which condition {kind} does not provide "
+                    f"{where}.{name} uses {{{shown(field, 40)[1:-1]}}}, which condition {kind} does not provide "
                     f"(available: {', '.join(sorted(allowed))})",
                 )
+            if field not in allowed or spec or conversion:
+                written = shown(f"{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}", 40)
+                raise check.fail(
+                    line,
+                    f"{where}.{name} uses {written[1:-1]}: only a plain {{fact}} is allowed, "
+                    "without attributes, indexes or format specs",
+                )
+        try:
+            text.format_map(placeholders)
+        except (KeyError, ValueError, AttributeError, IndexError, TypeError) as exc:
+            raise check.fail(line, f"{where}.{name} cannot be formatted: {shown(str(exc), 80)}") from None
 
 
 def bundled_path() -> Path:
@@ -400,7 +449,7 @@ def _merge_list(base: list[tuple[Any, LDict, str]], items: LList | None, keyf: A
         if key in index and not whole:
             _, old, _ = base[index[key]]
             merged = LDict(old)
-            merged.line, merged.lines = old.line, dict(old.lines)
+            merged.line, merged.lines = old.line, {**old.lines, **item.lines}
             merged.update(item)
             base[index[key]] = (key, merged, origin)
         elif key in index:
@@ -410,10 +459,19 @@ def _merge_list(base: list[tuple[Any, LDict, str]], items: LList | None, keyf: A
             base.append((key, item, origin))
 
 
+@cache
+def _bundled_document() -> tuple[str, LDict]:
+    """The package's own rules, parsed once per process (merging copies what it changes, never this)."""
+    path = bundled_path()
+    return str(path), parse_document(_read_text(path), str(path), bundled=True)
+
+
 def load_ruleset(overrides: list[Path] | tuple[Path, ...] = (), *, bundled: Path | None = None) -> RuleSet:
     """The bundled rule set with `overrides` merged in order; raises RulesError naming file and line."""
-    base_path = bundled or bundled_path()
-    docs = [(str(base_path), parse_document(_read_text(base_path), str(base_path), bundled=True))]
+    if bundled is None:
+        docs = [_bundled_document()]
+    else:
+        docs = [(str(bundled), parse_document(_read_text(bundled), str(bundled), bundled=True))]
     for path in overrides:
         docs.append((str(path), parse_document(_read_text(path), str(path))))
     return _build(docs)

@@ -1,0 +1,91 @@
+"""`rules validate` accepts exactly what evaluation can use: every value of a full override (rules-base.yaml)
+is replaced in turn by each hostile value (rules-values.yaml); each result is either refused as one RulesError
+line naming the file and line, or evaluates the sample inventory and renders all three formats."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from eems_check.errors import RulesError
+from eems_check.evaluate import evaluate
+from eems_check.inventory import read_inventory
+from eems_check.render import Format
+from eems_check.ruleset import bundled_path, load_ruleset
+
+CORPUS = Path(__file__).parent / "corpus"
+SAMPLE = Path(__file__).parents[2] / "eems_check" / "data" / "sample-inventory.json"
+GENERATED = dt.datetime(2026, 12, 11, 7, 0, tzinfo=dt.timezone.utc)
+INVENTORY = read_inventory(SAMPLE)
+BASE = yaml.safe_load((CORPUS / "rules-base.yaml").read_text(encoding="utf-8"))
+
+
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _leaves(value, (*path, i))
+    else:
+        yield path
+
+
+def _mutations() -> Iterator[tuple[tuple[Any, ...], Any]]:
+    values = yaml.safe_load((CORPUS / "rules-values.yaml").read_text(encoding="utf-8"))
+    for path in _leaves(BASE):
+        for value in values:
+            yield path, value
+
+
+def test_the_unmutated_override_is_valid_and_evaluates() -> None:
+    ruleset = load_ruleset([CORPUS / "rules-base.yaml"])
+    report = evaluate(INVENTORY, ruleset, today=GENERATED.date(), generated_at=GENERATED)
+    assert len(report.servers) == 12
+
+
+def _outcome(file: Path, path: tuple[Any, ...], value: Any) -> str | None:
+    """None when the mutation is refused properly or evaluates; otherwise what went wrong."""
+    doc = copy.deepcopy(BASE)
+    node = doc
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    try:
+        ruleset = load_ruleset([file])
+    except RulesError as exc:
+        text = str(exc)
+        if "\n" in text or len(text) > 400 + len(str(file)):
+            return f"error not one short line: {text[:200]!r}"
+        if not text.startswith((f"{file}:", f"{bundled_path()}:", "rules:")):
+            return f"error names no file: {text[:200]!r}"
+        return None
+    except Exception as exc:  # the bug this test exists for: anything but a RulesError
+        return f"validation raised {type(exc).__name__}: {str(exc)[:200]}"
+    try:
+        report = evaluate(INVENTORY, ruleset, today=GENERATED.date(), generated_at=GENERATED)
+        for fmt in Format:
+            fmt.renderer().render(report)
+    except Exception as exc:
+        return f"validated, then evaluation raised {type(exc).__name__}: {str(exc)[:200]}"
+    return None
+
+
+def test_every_mutated_override_is_refused_in_one_line_or_evaluates(tmp_path: Path) -> None:
+    """One test over all mutations (about 1,800): the failures are listed together, each with its path."""
+    file = tmp_path / "override.yaml"
+    problems = []
+    count = 0
+    for path, value in _mutations():
+        count += 1
+        outcome = _outcome(file, path, value)
+        if outcome:
+            problems.append(f"{'.'.join(map(str, path))} = {value!r}: {outcome}")
+    assert count > 1000
+    assert problems == []
