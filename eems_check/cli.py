@@ -20,15 +20,15 @@ from pathlib import Path
 from . import __version__
 from .builds import parse_build
 from .conditions import KINDS
-from .errors import EemsCheckError, InputError
+from .errors import EemsCheckError, InputError, MailError, ScanInterrupted
 from .evaluate import evaluate, evaluate_server
 from .inventory import read_inventory
 from .mail import MailSettings, add_mail_arguments, deliver, mail_settings_from_args, send_saved_report
-from .model import BuildSource, Inventory, OrgInfo, Report, ServerRecord, Severity, Verdict
-from .outputs import OutputPlan, check_outputs, is_stdout, write_reports
+from .model import BuildSource, CollectionStatus, Inventory, OrgInfo, Report, ServerRecord, Severity, Verdict
+from .outputs import OutputPlan, check_outputs, is_stdout, safe_slug, write_reports
 from .ruleset import RuleSet, load_ruleset, validate_file
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUN = 0, 1, 2, 3
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 FAIL_ON = {"critical": Severity.CRITICAL, "error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 BUILD_KINDS = (
     "eems_min_update",
@@ -324,12 +324,49 @@ def cmd_scan(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
     options = options_from_args(args, os.environ)
-    inventory = scan(options, progress=_progress(args))
+    try:
+        inventory = scan(options, progress=_progress(args))
+    except ScanInterrupted as stop:  # Ctrl+C: keep what was collected, marked incomplete
+        partial = stop.inventory
+        path = _keep_inventory(args, partial)
+        got = sum(s.collection.status is not CollectionStatus.NOT_SCANNED for s in partial.servers)
+        print(
+            f"eems-check: interrupted: {got} of {len(partial.servers)} server(s) collected; saved in {path} "
+            "(marked incomplete; eems-check evaluate reads it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     if args.save_inventory:
         _save_inventory(inventory, args.save_inventory)
         if not is_stdout(args.save_inventory):
             _say(args, f"Inventory: {args.save_inventory.resolve()}")
-    return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous, mail)
+    try:
+        return _report_and_exit(
+            args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous, mail
+        )
+    except MailError:
+        raise  # the reports are written: nothing to rescue
+    except BaseException as exc:  # a scan's data is never lost to a later failure
+        if args.save_inventory:
+            raise
+        path = _keep_inventory(args, inventory)
+        if isinstance(exc, EemsCheckError):
+            exc.args = (f"{exc} (the scan's inventory is saved in {path})",)
+        else:
+            print(f"eems-check: the scan's inventory is saved in {path}", file=sys.stderr)
+        raise
+
+
+def _keep_inventory(args: argparse.Namespace, inventory: Inventory) -> Path:
+    """Save `inventory` where the user asked (--save-inventory), else beside the reports with a timestamped name."""
+    path = args.save_inventory
+    if path is None:
+        named = [p for p in (args.html, args.json, args.csv) if p is not None and not is_stdout(p)]
+        folder = args.output_dir or (named[0].parent if named else Path("."))
+        stamp = _now().strftime("%Y%m%d-%H%M%S")
+        path = folder / f"eems-inventory-{safe_slug(inventory.org.name)}-{stamp}.json"
+    _save_inventory(inventory, path)
+    return path if is_stdout(path) else path.resolve()
 
 
 def _bundled_org() -> Path:
@@ -554,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("eems-check: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (e.g. `| head`): not an error of ours
         return EXIT_OK

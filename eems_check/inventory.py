@@ -370,6 +370,7 @@ def inventory_from_document(doc: Any, name: str) -> Inventory:
         collector_version=collector.get("version") or "",
         collector_host=collector.get("host"),
         source=name,
+        incomplete=doc.get("incomplete"),
     )
 
 
@@ -467,4 +468,5 @@ def inventory_to_document(inv: Inventory) -> dict[str, Any]:
             "discovery_server": inv.org.discovery_server,
         },
         "servers": [server_to_dict(s) for s in inv.servers],
+        **({"incomplete": inv.incomplete} if inv.incomplete else {}),
     }

@@ -80,6 +80,11 @@ def check_outputs(outputs: Mapping[str, Path | None], inputs: Mapping[str, Path 
             raise InputError(f"{seen[_identity(path)]} {path}: would replace the {what} it is made from")
 
 
+def safe_slug(name: str) -> str:
+    """An organisation name as a short, portable piece of a file name."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:64] or "org"
+
+
 @dataclass(frozen=True)
 class OutputPlan:
     """Where each format goes; a format without a path is not written."""
@@ -101,8 +106,7 @@ class OutputPlan:
         if explicit and output_dir is None:
             return cls(explicit)
         folder = output_dir or Path(".")
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", org).strip("-")[:64] or "org"
-        base = f"eems-report-{slug}-{stamp.strftime('%Y%m%d-%H%M%S')}"
+        base = f"eems-report-{safe_slug(org)}-{stamp.strftime('%Y%m%d-%H%M%S')}"
         paths = {f: folder / f"{base}.{f.value}" for f in Format}
         paths.update(explicit)
         return cls(paths)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import __version__
-from ..errors import InputError, RunError
+from ..errors import InputError, RunError, ScanInterrupted
 from ..model import CollectionStatus, Inventory, OrgInfo, ServerRecord
 from .collector import CollectorReading, collector_parameters, collector_script
 from .httpcheck import check_servers, merge_http_check, targets_for, tls_context
@@ -93,28 +93,49 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
         if facts is not None:
             board.admit(facts, feed)
 
+    org: _Org | None = None
     try:
         org = _discover(options, admit)
+        board.stop_admitting()
+        for name in selector.unknown():
+            board.add_unknown(name)
+        feed.close()
+        collecting.join()
+    except KeyboardInterrupt:  # Ctrl+C: hand over what was collected, so the CLI can save it
+        board.stop_admitting()
+        feed.abort()
+        when = "during discovery" if org is None else "during collection"
+        servers = board.records(unfinished=f"not collected: the scan was interrupted (Ctrl+C) {when}")
+        raise ScanInterrupted(_inventory(options, org, servers, started, f"interrupted (Ctrl+C) {when}")) from None
     except BaseException:
         board.stop_admitting()
         feed.abort()
         raise
-    board.stop_admitting()
-    for name in selector.unknown():
-        board.add_unknown(name)
-    feed.close()
-    collecting.join()
     servers = board.records()
     if options.http_check:
         servers = _http_check(options, servers)
+    return _inventory(options, org, servers, started)
+
+
+def _inventory(
+    options: ScanOptions,
+    org: _Org | None,
+    servers: tuple[ServerRecord, ...],
+    started: dt.datetime,
+    incomplete: str | None = None,
+) -> Inventory:
+    name = org.name if org else f"unknown (discovery on {options.discovery} did not finish)"
     return Inventory(
-        org=OrgInfo(name=org.name, mitigations_enabled=org.mitigations_enabled, discovery_server=options.discovery),
+        org=OrgInfo(
+            name=name, mitigations_enabled=org.mitigations_enabled if org else None, discovery_server=options.discovery
+        ),
         servers=servers,
         collected_at=started,
         collector_name="eems-check",
         collector_version=__version__,
         collector_host=socket.gethostname(),
         source=f"scan via {options.discovery}",
+        incomplete=incomplete,
     )
 
 
@@ -174,9 +195,16 @@ class _Board:
         with self._lock:
             self._admitting = False
 
-    def records(self) -> tuple[ServerRecord, ...]:
+    def records(self, unfinished: str | None = None) -> tuple[ServerRecord, ...]:
+        """The records in discovery order; with `unfinished`, servers still being collected are included as not
+        scanned for that reason (an interrupted scan), otherwise left out."""
         with self._lock:
-            return tuple(r for r in self._slots if r is not None)
+            if unfinished is None:
+                return tuple(r for r in self._slots if r is not None)
+            return tuple(
+                r if r is not None else self._not_scanned(facts, unfinished)
+                for r, facts in zip(self._slots, self._facts, strict=True)
+            )
 
     def _not_scanned(self, facts: Mapping[str, Any], reason: str) -> ServerRecord:
         return server_record(facts, None, CollectionStatus.NOT_SCANNED, reason, self._started, None)
