@@ -16,10 +16,12 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .builds import parse_build
 from .conditions import KINDS
+from .display import visible, visible_json
 from .errors import EemsCheckError, InputError, MailError, ScanInterrupted
 from .evaluate import evaluate, evaluate_server
 from .inventory import read_inventory
@@ -43,8 +45,26 @@ log = logging.getLogger("eems_check")
 
 
 class _Parser(argparse.ArgumentParser):
+    """Exact flags only: with abbreviations `--pass=…` became `--password-env`'s value or an "ambiguous option"
+    error that echoed the password. Unrecognised arguments are named without their values, for the same reason."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise InputError(f"{self.prog}: {message}")
+        raise InputError(f"{self.prog}: {_without_values(message)}")
+
+
+def _without_values(message: str) -> str:
+    head, found, rest = message.partition("unrecognized arguments: ")
+    if not found:
+        return message
+    flags = [word.split("=", 1)[0] for word in rest.split() if word.startswith("-")]
+    hidden = len(rest.split()) - len(flags) + sum("=" in word for word in rest.split() if word.startswith("-"))
+    shown = ", ".join(dict.fromkeys(flags)) or "values"
+    tail = f" ({hidden} value(s) not shown: they may be secrets)" if hidden else ""
+    return f"{head}unrecognized arguments: {shown}{tail}"
 
 
 def _date(text: str) -> dt.date:
@@ -197,10 +217,20 @@ def _setup_logging(args: argparse.Namespace) -> None:
     setup_logging(debug=args.debug, verbose=args.verbose)
 
 
+def _show(text: str, *, err: bool = False) -> None:
+    """Print to the terminal with control and bidi characters (from names, messages, files) written visibly."""
+    print(visible(text, one_line=False), file=sys.stderr if err else sys.stdout)
+
+
+def _show_json(document: object, **options: object) -> None:
+    """JSON for the terminal: hidden characters as \\uXXXX escapes, which decode to the same document."""
+    _show(visible_json(json.dumps(document, indent=2, **options)))  # type: ignore[arg-type]
+
+
 def _say(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "quiet", False):
         # a report written to standard output (`--json -`) keeps stdout to itself
-        print(text, file=sys.stderr if getattr(args, "stdout_taken", False) else sys.stdout)
+        _show(text, err=getattr(args, "stdout_taken", False))
 
 
 def _check_outputs(args: argparse.Namespace, mail: MailSettings | None, source: Path | None = None) -> None:
@@ -296,9 +326,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     changes = diff_files(args.old, args.new)
     if args.json:
-        print(json.dumps(changes_to_dict(changes), indent=2, ensure_ascii=False))
+        _show_json(changes_to_dict(changes), ensure_ascii=False)
     else:
-        print(format_text(changes))
+        _show(format_text(changes))
     return EXIT_FINDINGS if changes.counts.worse else EXIT_OK
 
 
@@ -330,10 +360,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
         partial = stop.inventory
         path = _keep_inventory(args, partial)
         got = sum(s.collection.status is not CollectionStatus.NOT_SCANNED for s in partial.servers)
-        print(
+        _show(
             f"eems-check: interrupted: {got} of {len(partial.servers)} server(s) collected; saved in {path} "
             "(marked incomplete; eems-check evaluate reads it)",
-            file=sys.stderr,
+            err=True,
         )
         return EXIT_INTERRUPTED
     if args.save_inventory:
@@ -353,7 +383,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if isinstance(exc, EemsCheckError):
             exc.args = (f"{exc} (the scan's inventory is saved in {path})",)
         else:
-            print(f"eems-check: the scan's inventory is saved in {path}", file=sys.stderr)
+            _show(f"eems-check: the scan's inventory is saved in {path}", err=True)
         raise
 
 
@@ -482,17 +512,17 @@ def cmd_build(args: argparse.Namespace) -> int:
             results.append(explain_build(text, ruleset, today))
         except InputError as exc:
             bad += 1
-            print(f"eems-check: error: {exc}", file=sys.stderr)
+            _show(f"eems-check: error: {exc}", err=True)
     if args.json:
-        print(json.dumps(results, indent=2))
+        _show_json(results)
     else:
         for r in results:
             age = f", {r['age_days']} days old" if r["age_days"] is not None else ""
             released = f"released {r['released']}{age}" if r["released"] else "release date unknown"
-            print(f"{r['input']}: {r['name']} [{r['build']}] {released}")
+            _show(f"{r['input']}: {r['name']} [{r['build']}] {released}")
             for rule in r["rules"]:  # type: ignore[attr-defined]
                 word = rule["verdict"].upper() if rule["verdict"] != "fail" else rule["severity"].upper()
-                print(f"  {word:8} {rule['id']}: {rule['message']}")
+                _show(f"  {word:8} {rule['id']}: {rule['message']}")
     return EXIT_USAGE if bad else EXIT_OK
 
 
@@ -513,7 +543,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     if args.kinds:
         for name, spec in sorted(KINDS.items()):
             params = ", ".join(f"{p}{'' if s.required else '?'}: {s.type.__name__}" for p, s in spec.params.items())
-            print(f"{name}({params}) facts: {', '.join(spec.facts) or '-'}")
+            _show(f"{name}({params}) facts: {', '.join(spec.facts) or '-'}")
         return EXIT_OK
     latest = [
         {
@@ -527,41 +557,38 @@ def cmd_rules(args: argparse.Namespace) -> int:
         if b.serviced_open or (b.serviced_until and b.serviced_until.year >= 2025)
     ]
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "rules_version": rs.rules_version,
-                    "as_of": rs.as_of.isoformat(),
-                    "files": list(rs.files),
-                    "builds": rs.build_count,
-                    "latest": latest,
-                    "rules": [
-                        {
-                            "id": r.id,
-                            "title": r.title,
-                            "severity": r.severity.value,
-                            "kind": r.kind,
-                            "params": dict(r.params),
-                            "enabled": r.enabled,
-                            "origin": r.origin,
-                        }
-                        for r in rs.rules
-                    ],
-                },
-                indent=2,
-            )
+        _show_json(
+            {
+                "rules_version": rs.rules_version,
+                "as_of": rs.as_of.isoformat(),
+                "files": list(rs.files),
+                "builds": rs.build_count,
+                "latest": latest,
+                "rules": [
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "severity": r.severity.value,
+                        "kind": r.kind,
+                        "params": dict(r.params),
+                        "enabled": r.enabled,
+                        "origin": r.origin,
+                    }
+                    for r in rs.rules
+                ],
+            },
         )
         return EXIT_OK
-    print(f"Rules version {rs.rules_version}, as of {rs.as_of} (builds newer than this are reported, never guessed)")
-    print(f"Files: {', '.join(rs.files)}")
-    print(f"{rs.build_count} builds in {len(rs.catalogue.branches)} CU lines")
+    _show(f"Rules version {rs.rules_version}, as of {rs.as_of} (builds newer than this are reported, never guessed)")
+    _show(f"Files: {', '.join(rs.files)}")
+    _show(f"{rs.build_count} builds in {len(rs.catalogue.branches)} CU lines")
     for item in latest:
         note = "" if item["verified"] else " (unverified)"
-        print(f"  newest {item['line']}: {item['latest']} {item['build']} released {item['released']}{note}")
-    print("Rules:")
+        _show(f"  newest {item['line']}: {item['latest']} {item['build']} released {item['released']}{note}")
+    _show("Rules:")
     for r in rs.rules:
         state = "" if r.enabled else " (disabled)"
-        print(f"  {r.id:22} {r.severity.value:8} {r.kind:20} {r.title}{state}")
+        _show(f"  {r.id:22} {r.severity.value:8} {r.kind:20} {r.title}{state}")
     return EXIT_OK
 
 
@@ -577,6 +604,15 @@ COMMANDS = {
 }
 
 
+ERROR_CHARS = 1000  # an error line names a file and a field; it never echoes a whole value
+
+
+def _bounded(text: str) -> str:
+    """One line of at most ERROR_CHARS characters, control and bidi characters written visibly."""
+    text = visible(text)
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 40] + f"... ({len(text):,} characters)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -587,7 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EemsCheckError as exc:
         if debug:
             traceback.print_exc()
-        print(f"eems-check: error: {exc}", file=sys.stderr)
+        _show(f"eems-check: error: {_bounded(str(exc))}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         print("eems-check: interrupted", file=sys.stderr)
@@ -598,7 +634,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        print(
-            f"eems-check: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
+        _show(
+            f"eems-check: internal error: {type(exc).__name__}: {_bounded(str(exc))} (run with --debug for details)",
+            err=True,
         )
         return EXIT_RUN

@@ -13,6 +13,8 @@ import logging
 import re
 import sys
 
+from .display import visible
+
 AUTH_LOGGERS = ("spnego", "gssapi", "krb5", "requests_credssp", "ntlm_auth")
 # base64 of 12+ bytes, or hex of 8+ bytes: long enough to be a token, far shorter than any NTLM/Kerberos one
 _TOKEN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}|\b(?:[0-9A-Fa-f]{2}[ :]?){8,}\b")
@@ -34,9 +36,16 @@ class TokenRedactor(logging.Filter):
         return True
 
 
+class _VisibleFormatter(logging.Formatter):
+    """Log lines quote server names and messages: their control and bidi characters are written visibly."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record), one_line=False)
+
+
 def setup_logging(*, debug: bool, verbose: bool) -> None:
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("eems-check: %(levelname)s: %(message)s"))
+    handler.setFormatter(_VisibleFormatter("eems-check: %(levelname)s: %(message)s"))
     handler.addFilter(TokenRedactor())
     logging.basicConfig(level=level, handlers=[handler])

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from ..display import visible
 from ..model import Report, ServerReport, Severity, Verdict
 from .common import (
     finding_class,
@@ -36,6 +37,13 @@ def templates_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "templates"
 
 
+def _shown(value: Any) -> Any:
+    """Every `{{ value }}`: control and bidi characters from names, messages and log lines written visibly."""
+    if isinstance(value, Markup):
+        return Markup(visible(str(value), one_line=False))
+    return visible(value, one_line=False) if isinstance(value, str) else value
+
+
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -44,6 +52,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
     env.globals.update(
         verdict_word=verdict_word,
