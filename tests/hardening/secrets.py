@@ -37,41 +37,25 @@ def find_tokens(text: str, password: str) -> list[str]:
     return found
 
 
+def scan_argv(lab: LabOrg, *extra: str, auth: str = "ntlm", username: str | None = "lab") -> list[str]:
+    """The command line of `eems-check scan` against `lab` (short timeouts, its names resolved to its addresses).
+    `username="lab"` signs in as the lab's account; None leaves it out, so the ticket cache signs in."""
+    user = lab.credentials[0] if username == "lab" else username
+    argv = [sys.executable, "-m", "eems_check", "scan", "--auth", auth, *(["--username", user] if user else [])]
+    argv += ["--discovery-server", lab.discovery_fqdn, "--exchange-port", str(lab.exchange_port)]
+    argv += ["--wsman-port", str(lab.wsman_port), "--connect-timeout", "2", "--operation-timeout", "5", *extra]
+    for fqdn, address in lab.address_map().items():
+        argv += ["--resolve", f"{fqdn}={address}"]
+    return argv
+
+
 def debug_scan(
     lab: LabOrg, out: Path, *, auth: str, username: str | None, password: str | None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`eems-check scan --debug` of `lab` in a child process (its own logging set-up), inventory into `out`.
     No `username`: the ticket cache signs in."""
-    argv = [
-        sys.executable,
-        "-m",
-        "eems_check",
-        "scan",
-        "--debug",
-        "--auth",
-        auth,
-        *(["--username", username] if username else []),
-        "--discovery-server",
-        lab.discovery_fqdn,
-        "--exchange-port",
-        str(lab.exchange_port),
-        "--wsman-port",
-        str(lab.wsman_port),
-        "--connect-timeout",
-        "2",
-        "--operation-timeout",
-        "5",
-        "--server-timeout",
-        "20",
-        "--fail-on",
-        "never",
-        "-o",
-        str(out),
-        "--save-inventory",
-        str(out / "inv.json"),
-    ]
-    for fqdn, address in lab.address_map().items():
-        argv += ["--resolve", f"{fqdn}={address}"]
+    extra = ["--debug", "--server-timeout", "20", "--fail-on", "never", "-o", str(out)]
+    argv = scan_argv(lab, *extra, "--save-inventory", str(out / "inv.json"), auth=auth, username=username)
     child_env = {**os.environ, **(env or {}), "NO_PROXY": "127.0.0.0/8,localhost"}
     if password is not None:
         child_env["EEMS_CHECK_PASSWORD"] = password

@@ -16,6 +16,8 @@ import pytest
 
 from eems_check.lab import LabOrg, load_org
 
+from .secrets import scan_argv
+
 FIXTURES = Path(__file__).parent / "fixtures"
 BASIC = Path(__file__).parents[1] / "lab" / "fixtures" / "basic.yaml"
 ENV = {**os.environ, "NO_PROXY": "127.0.0.0/8,localhost"}
@@ -34,32 +36,7 @@ def basic_lab() -> Iterator[LabOrg]:
 
 
 def _scan_argv(lab: LabOrg, *extra: str) -> list[str]:
-    user, _ = lab.credentials
-    argv = [
-        sys.executable,
-        "-m",
-        "eems_check",
-        "scan",
-        "--auth",
-        "ntlm",
-        "--username",
-        user,
-        "--quiet",
-        "--discovery-server",
-        lab.discovery_fqdn,
-        "--exchange-port",
-        str(lab.exchange_port),
-        "--wsman-port",
-        str(lab.wsman_port),
-        "--connect-timeout",
-        "2",
-        "--operation-timeout",
-        "5",
-        *extra,
-    ]
-    for fqdn, address in lab.address_map().items():
-        argv += ["--resolve", f"{fqdn}={address}"]
-    return argv
+    return scan_argv(lab, "--quiet", *extra)
 
 
 @pytest.mark.parametrize("save_inventory", [True, False], ids=["--save-inventory", "beside the reports"])

@@ -4,9 +4,6 @@ line naming the file and line, or evaluates the sample inventory and renders all
 
 from __future__ import annotations
 
-import copy
-import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,32 +12,14 @@ import yaml
 from eems_check.errors import RulesError
 from eems_check.evaluate import evaluate
 from eems_check.inventory import read_inventory
-from eems_check.render import Format
 from eems_check.ruleset import bundled_path, load_ruleset
+
+from .mutate import GENERATED, evaluation_problem, mutations
 
 CORPUS = Path(__file__).parent / "corpus"
 SAMPLE = Path(__file__).parents[2] / "eems_check" / "data" / "sample-inventory.json"
-GENERATED = dt.datetime(2026, 12, 11, 7, 0, tzinfo=dt.timezone.utc)
 INVENTORY = read_inventory(SAMPLE)
 BASE = yaml.safe_load((CORPUS / "rules-base.yaml").read_text(encoding="utf-8"))
-
-
-def _leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _leaves(value, (*path, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _leaves(value, (*path, i))
-    else:
-        yield path
-
-
-def _mutations() -> Iterator[tuple[tuple[Any, ...], Any]]:
-    values = yaml.safe_load((CORPUS / "rules-values.yaml").read_text(encoding="utf-8"))
-    for path in _leaves(BASE):
-        for value in values:
-            yield path, value
 
 
 def test_the_unmutated_override_is_valid_and_evaluates() -> None:
@@ -49,13 +28,8 @@ def test_the_unmutated_override_is_valid_and_evaluates() -> None:
     assert len(report.servers) == 12
 
 
-def _outcome(file: Path, path: tuple[Any, ...], value: Any) -> str | None:
+def _outcome(file: Path, doc: Any) -> str | None:
     """None when the mutation is refused properly or evaluates; otherwise what went wrong."""
-    doc = copy.deepcopy(BASE)
-    node = doc
-    for part in path[:-1]:
-        node = node[part]
-    node[path[-1]] = value
     file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     try:
         ruleset = load_ruleset([file])
@@ -68,24 +42,13 @@ def _outcome(file: Path, path: tuple[Any, ...], value: Any) -> str | None:
         return None
     except Exception as exc:  # the bug this test exists for: anything but a RulesError
         return f"validation raised {type(exc).__name__}: {str(exc)[:200]}"
-    try:
-        report = evaluate(INVENTORY, ruleset, today=GENERATED.date(), generated_at=GENERATED)
-        for fmt in Format:
-            fmt.renderer().render(report)
-    except Exception as exc:
-        return f"validated, then evaluation raised {type(exc).__name__}: {str(exc)[:200]}"
-    return None
+    return evaluation_problem(INVENTORY, ruleset)
 
 
 def test_every_mutated_override_is_refused_in_one_line_or_evaluates(tmp_path: Path) -> None:
     """One test over all mutations (about 1,800): the failures are listed together, each with its path."""
+    values = yaml.safe_load((CORPUS / "rules-values.yaml").read_text(encoding="utf-8"))
     file = tmp_path / "override.yaml"
-    problems = []
-    count = 0
-    for path, value in _mutations():
-        count += 1
-        outcome = _outcome(file, path, value)
-        if outcome:
-            problems.append(f"{'.'.join(map(str, path))} = {value!r}: {outcome}")
-    assert count > 1000
-    assert problems == []
+    outcomes = [(where, _outcome(file, doc)) for where, doc in mutations(BASE, values)]
+    assert len(outcomes) > 1000
+    assert [f"{where}: {problem}" for where, problem in outcomes if problem] == []
