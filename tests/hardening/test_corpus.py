@@ -47,7 +47,7 @@ GENERATORS: dict[str, Callable[[Path], None]] = {
     "fifo": lambda p: os.mkfifo(p),
     "link-to-dev-zero": lambda p: p.symlink_to("/dev/zero"),
     "oversized-rules": lambda p: p.write_text("schema_version: 1\n" + "#" * (9 * 1024 * 1024) + "\n"),
-    "deep-yaml": lambda p: p.write_text("schema_version: 1\nrules: " + "[" * 5000 + "]" * 5000 + "\n"),
+    "deep-yaml": lambda p: p.write_text("schema_version: 1\nrules: " + "[" * 1500 + "]" * 1500 + "\n"),
 }
 
 

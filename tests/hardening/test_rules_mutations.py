@@ -4,6 +4,7 @@ line naming the file and line, or evaluates the sample inventory and renders all
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +19,25 @@ from .mutate import GENERATED, evaluation_problem, mutations
 
 CORPUS = Path(__file__).parent / "corpus"
 SAMPLE = Path(__file__).parents[2] / "eems_check" / "data" / "sample-inventory.json"
-INVENTORY = read_inventory(SAMPLE)
+# three servers that fail the overridden rules (EX16-22A: older than March 2023; EX19-12A: event 1008, out of
+# support; EX19-12B: unreachable), so every message is formatted: the whole sample would only cost time
+_SAMPLE = read_inventory(SAMPLE)
+INVENTORY = dataclasses.replace(
+    _SAMPLE, servers=tuple(s for s in _SAMPLE.servers if s.name in ("EX16-22A", "EX19-12A", "EX19-12B"))
+)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: writing is not under test
 BASE = yaml.safe_load((CORPUS / "rules-base.yaml").read_text(encoding="utf-8"))
 
 
 def test_the_unmutated_override_is_valid_and_evaluates() -> None:
     ruleset = load_ruleset([CORPUS / "rules-base.yaml"])
     report = evaluate(INVENTORY, ruleset, today=GENERATED.date(), generated_at=GENERATED)
-    assert len(report.servers) == 12
+    assert len(report.servers) == 3
 
 
 def _outcome(file: Path, doc: Any) -> str | None:
     """None when the mutation is refused properly or evaluates; otherwise what went wrong."""
-    file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    file.write_text(yaml.dump(doc, Dumper=_DUMPER, allow_unicode=True), encoding="utf-8")
     try:
         ruleset = load_ruleset([file])
     except RulesError as exc:
