@@ -113,3 +113,30 @@ def test_ctrl_c_while_starting_up_ends_without_a_traceback(delay: float) -> None
     # 0: it had already finished; -SIGINT: CPython 3.11 re-raises SIGINT at exit when the interrupt landed inside
     # an exec() of source text (dataclasses build methods so) even though it was caught; still no traceback
     assert child.returncode in (0, 130, -signal.SIGINT), stderr
+
+
+def test_a_server_that_never_answers_is_a_timeout_without_a_traceback(tmp_path: Path) -> None:
+    with LabOrg(
+        load_org(Path(__file__).parents[1] / "lab" / "fixtures" / "hang_collector.yaml"), base_address="127.0.44.1"
+    ) as lab:
+        result = subprocess.run(
+            _scan_argv(
+                lab,
+                "--server-timeout",
+                "4",
+                "--save-inventory",
+                str(tmp_path / "inv.json"),
+                "-o",
+                str(tmp_path),
+                "--fail-on",
+                "never",
+            ),
+            env={**ENV, "EEMS_CHECK_PASSWORD": lab.credentials[1]},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    saved = json.loads((tmp_path / "inv.json").read_text(encoding="utf-8"))
+    assert [s["collection"]["status"] for s in saved["servers"]] == ["timeout"]
