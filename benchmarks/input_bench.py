@@ -45,6 +45,17 @@ def median_ms(runs: int, work: Callable[[], object]) -> float:
     return statistics.median(times) * 1000
 
 
+def paired_ms(runs: int, first: Callable[[], object], second: Callable[[], object]) -> tuple[float, float]:
+    """Medians of two works run alternately, so that a busy machine slows both alike."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        for work, into in ((first, times[0]), (second, times[1])):
+            t0 = time.perf_counter()
+            work()
+            into.append(time.perf_counter() - t0)
+    return statistics.median(times[0]) * 1000, statistics.median(times[1]) * 1000
+
+
 def refused(work: Callable[[], object]) -> Callable[[], None]:
     def run() -> None:
         try:
@@ -68,8 +79,7 @@ def main() -> None:
         saved = folder / "report.json"
         saved.write_text(Format.JSON.renderer().render(report), encoding="utf-8")
         text = saved.read_text(encoding="utf-8")
-        plain = median_ms(args.runs, lambda: json.loads(text))
-        checked = median_ms(args.runs, lambda: load_json(saved))
+        plain, checked = paired_ms(args.runs, lambda: json.loads(text), lambda: load_json(saved))
         print(f"saved report: {args.servers} servers, {saved.stat().st_size / 1e6:.1f} MB, runs: {args.runs}")
         print(f"  json.loads alone       median {plain:8.1f} ms")
         print(f"  inventory.load_json    median {checked:8.1f} ms   ratio {checked / plain:.2f}")
