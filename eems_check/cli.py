@@ -238,6 +238,9 @@ def _check_outputs(args: argparse.Namespace, mail: MailSettings | None, source: 
     outputs = {"--html": args.html, "--json": args.json, "--csv": args.csv}
     outputs["--save-inventory"] = getattr(args, "save_inventory", None)
     check_outputs(outputs, {"inventory": source})
+    folder = getattr(args, "output_dir", None)
+    if folder is not None and (folder.is_symlink() or folder.exists()) and not folder.is_dir():
+        raise InputError(f"-o {folder}: is not a folder")
     args.stdout_taken = any(p is not None and is_stdout(p) for p in outputs.values())
     if args.stdout_taken and mail is not None:
         raise InputError("a report written to standard output (-) cannot be attached to the mail: name a file")

@@ -9,6 +9,7 @@ import json
 import os
 import resource
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -148,3 +149,10 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert result.returncode == 3 and "cannot write the report" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_folder_that_is_not_a_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    assert main(["evaluate", str(SAMPLE), "-o", str(tmp_path / "fifo")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "fifo").st_mode)
