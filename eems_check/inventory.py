@@ -37,6 +37,9 @@ from .model import (
     ServiceState,
 )
 from .names import server_key
+from .schema_errors import message as _message
+from .schema_errors import ordered
+from .schema_errors import where as _where
 
 SCHEMA_ID = "eems-check/inventory"
 SCHEMA_VERSION = 1
@@ -150,6 +153,8 @@ def normalise_powershell(value: Any, node: Mapping[str, Any] | None = None, path
             f"{path or 'document'}: holds {value!r}, the mark of ConvertTo-Json's depth limit; "
             "write the file with ConvertTo-Json -Depth 8"
         )
+    if "array" in types and _is_array_wrapper(value):
+        value = value["value"]  # Windows PowerShell 5.1 wrote an array that carried ETS members as an object
     if "array" in types and value is not None and not isinstance(value, list):
         if "x-split" in node and isinstance(value, str):
             value = [p.strip() for p in value.split(node["x-split"]) if p.strip()]
@@ -172,32 +177,15 @@ def normalise_powershell(value: Any, node: Mapping[str, Any] | None = None, path
     return value
 
 
-def _where(error: jsonschema.ValidationError) -> str:
-    out = ""
-    for part in error.absolute_path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "document"
-
-
-def _message(error: jsonschema.ValidationError) -> str:
-    if error.validator == "additionalProperties":
-        text = error.message.replace("Additional properties are not allowed", "unknown field(s)")
-    elif error.validator == "type":
-        want = error.validator_value
-        want_text = " or ".join(want) if isinstance(want, list) else want
-        text = f"must be {want_text}, not {_json_shown(error.instance)}"
-    elif error.validator == "required":
-        text = error.message.replace("is a required property", "is required")
-    else:
-        text = error.message
-    return text if len(text) < 200 else text[:197] + "..."
-
-
-def _json_shown(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return "an object" if isinstance(value, dict) else "a list"
-    text = json.dumps(value[:60] if isinstance(value, str) else value)
-    return text if len(text) <= 40 else text[:37] + "..."
+def _is_array_wrapper(value: Any) -> bool:
+    """`{"value": [...], "Count": n}`: how ConvertTo-Json in Windows PowerShell 5.1 writes an array that holds
+    extended members (an array built with `+=` or taken from a property, for instance) where a list belongs."""
+    return (
+        isinstance(value, dict)
+        and set(value) == {"value", "Count"}
+        and isinstance(value["value"], list)
+        and value["Count"] == len(value["value"])
+    )
 
 
 ERRORS_READ = 20  # schema problems gathered before stopping: a file of a million bad entries is refused at once
@@ -213,7 +201,7 @@ def validate_document(doc: Any, name: str) -> dict[str, Any]:
         raise InventoryError(f"{name}: {exc}") from None
     validator = jsonschema.Draft202012Validator(schema())
     found = list(itertools.islice(validator.iter_errors(doc), ERRORS_READ + 1))
-    errors = sorted(found[:ERRORS_READ], key=lambda e: (len(list(e.absolute_path)), _where(e)))
+    errors = ordered(found[:ERRORS_READ])
     if errors:
         first = errors[0]
         if len(found) > ERRORS_READ:
@@ -326,6 +314,7 @@ def server_from_dict(d: Mapping[str, Any], where: str) -> ServerRecord:
             ),
             warnings=_strs(gm.get("warnings")),
             errors=_strs(gm.get("errors")),
+            host=gm.get("host"),
         ),
         ocs_probe=None
         if probe is None
@@ -336,6 +325,7 @@ def server_from_dict(d: Mapping[str, Any], where: str) -> ServerRecord:
             proxy=probe.get("proxy"),
             status_code=probe.get("status_code"),
             error=probe.get("error"),
+            certificate_issuer=probe.get("certificate_issuer"),
         ),
         collection=Collection(
             status=CollectionStatus(coll.get("status") or "ok"),
@@ -363,6 +353,7 @@ def inventory_from_document(doc: Any, name: str) -> Inventory:
             name=org["name"],
             mitigations_enabled=org.get("mitigations_enabled"),
             discovery_server=org.get("discovery_server"),
+            discovery_problems=tuple(org.get("discovery_problems") or ()),
         ),
         servers=servers,
         collected_at=parse_datetime(doc.get("collected_at"), f"{name}: collected_at"),
@@ -430,6 +421,7 @@ def server_to_dict(s: ServerRecord) -> dict[str, Any]:
             ],
             "warnings": list(gm.warnings),
             "errors": list(gm.errors),
+            "host": gm.host,
         }
     )
     p = s.ocs_probe
@@ -443,6 +435,7 @@ def server_to_dict(s: ServerRecord) -> dict[str, Any]:
             "proxy": p.proxy,
             "status_code": p.status_code,
             "error": p.error,
+            "certificate_issuer": p.certificate_issuer,
         }
     )
     c = s.collection
@@ -466,6 +459,7 @@ def inventory_to_document(inv: Inventory) -> dict[str, Any]:
             "name": inv.org.name,
             "mitigations_enabled": inv.org.mitigations_enabled,
             "discovery_server": inv.org.discovery_server,
+            **({"discovery_problems": list(inv.org.discovery_problems)} if inv.org.discovery_problems else {}),
         },
         "servers": [server_to_dict(s) for s in inv.servers],
         **({"incomplete": inv.incomplete} if inv.incomplete else {}),

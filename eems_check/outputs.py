@@ -80,11 +80,6 @@ def check_outputs(outputs: Mapping[str, Path | None], inputs: Mapping[str, Path 
             raise InputError(f"{seen[_identity(path)]} {path}: would replace the {what} it is made from")
 
 
-def safe_slug(name: str) -> str:
-    """An organisation name as a short, portable piece of a file name."""
-    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:64] or "org"
-
-
 @dataclass(frozen=True)
 class OutputPlan:
     """Where each format goes; a format without a path is not written."""
@@ -106,7 +101,7 @@ class OutputPlan:
         if explicit and output_dir is None:
             return cls(explicit)
         folder = output_dir or Path(".")
-        base = f"eems-report-{safe_slug(org)}-{stamp.strftime('%Y%m%d-%H%M%S')}"
+        base = f"eems-report-{org_slug(org)}-{stamp.strftime('%Y%m%d-%H%M%S')}"
         paths = {f: folder / f"{base}.{f.value}" for f in Format}
         paths.update(explicit)
         return cls(paths)
@@ -114,6 +109,12 @@ class OutputPlan:
     @property
     def uses_stdout(self) -> bool:
         return any(is_stdout(p) for p in self.paths.values())
+
+
+def org_slug(org: str) -> str:
+    """The organisation's name as it appears in file names: short and portable (a long name must still leave
+    room in the file system's 255 bytes for the prefix, the time and the suffix)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", org).strip("-")[:64].strip("-") or "org"
 
 
 def write_text_atomic(path: Path, text: str) -> None:

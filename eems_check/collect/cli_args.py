@@ -15,6 +15,7 @@ import getpass
 import importlib.util
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TextIO
 
 from ..argv import RefusedSecretFlag
@@ -111,6 +112,13 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="wall-clock limit per server; a server past it is recorded as timeout (300)",
     )
+    c.add_argument(
+        "--discovery-timeout",
+        type=float,
+        default=900.0,
+        metavar="S",
+        help="wall-clock limit for listing the organisation (Get-ExchangeServer, Get-OrganizationConfig) (900)",
+    )
     w = parser.add_argument_group("what to collect")
     w.add_argument(
         "--probe-ocs",
@@ -121,6 +129,18 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
         "--get-mitigations",
         action="store_true",
         help="run Get-Mitigations.ps1 on each server (needs Kerberos delegation or CredSSP)",
+    )
+    w.add_argument(
+        "--capture",
+        type=Path,
+        metavar="DIR",
+        help="also write what the servers answered (Get-ExchangeServer, Get-OrganizationConfig as CLIXML, each "
+        "collector answer) into DIR, for `eems-check evaluate DIR` and to send in as a test case",
+    )
+    w.add_argument(
+        "--capture-scrub-names",
+        action="store_true",
+        help="in the capture, replace server, domain, site and organisation names with neutral ones",
     )
     w.add_argument("--max-events", type=int, default=50, metavar="N", help="EEMS events per server (50)")
     w.add_argument("--event-days", type=int, default=30, metavar="DAYS", help="how far back to read events (30)")
@@ -186,6 +206,7 @@ def options_from_args(args: argparse.Namespace, environ: Mapping[str, str], stdi
         connect_timeout=args.connect_timeout,
         operation_timeout=args.operation_timeout,
         server_timeout=args.server_timeout,
+        discovery_timeout=args.discovery_timeout,
         probe_ocs=args.probe_ocs,
         run_get_mitigations=args.get_mitigations,
         bounds=Bounds(max_events=args.max_events, event_days=args.event_days, max_log_lines=args.max_log_lines),
@@ -196,6 +217,8 @@ def options_from_args(args: argparse.Namespace, environ: Mapping[str, str], stdi
         http_check_manifest=not args.http_check_no_manifest,
         spn_service=args.spn_service,
         spn_hostname=args.spn_hostname,
+        capture=args.capture,
+        capture_scrub_names=args.capture_scrub_names,
     )
 
 

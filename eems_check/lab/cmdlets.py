@@ -38,7 +38,7 @@ from psrpcore.types import (
     PSObject,
 )
 
-from eems_check.lab import collector, objects
+from eems_check.lab import collector, hostless, objects
 from eems_check.lab.orgfile import LabOrgSpec, ServerSpec
 
 __all__ = [
@@ -366,7 +366,14 @@ def _get_exchange_server(rt: Runtime, p: Params, _input: list[Any], emit: Callab
     if identity is None and p.positional:
         identity = p.positional[0]
     if identity is None:
-        for server in rt.org.servers:
+        ad_error = rt.server.fault("ad_error", "exchange")
+        for index, server in enumerate(rt.org.servers):
+            if ad_error is not None and index == ad_error.after:
+                record = _ad_unavailable(rt)
+                if ad_error.terminating:
+                    raise TerminatingError(record)
+                sink.error(record)
+                return
             emit(objects.exchange_server(server, rt.org))
         return
     wanted = str(identity)
@@ -375,6 +382,24 @@ def _get_exchange_server(rt: Runtime, p: Params, _input: list[Any], emit: Callab
         sink.error(_object_not_found(rt, wanted))
         return
     emit(objects.exchange_server(found, rt.org))
+
+
+def _ad_unavailable(rt: Runtime) -> ErrorRecord:
+    """What Get-ExchangeServer writes when its domain controller stops answering in the middle of a list."""
+    return _record(
+        f"Active Directory operation failed on {rt.org.domain_controller}. This error is not retriable. "
+        "Additional information: The server is not operational.",
+        [
+            "Microsoft.Exchange.Data.Directory.ADTransientException",
+            "Microsoft.Exchange.Data.Directory.ADOperationException",
+            "Microsoft.Exchange.Data.DataSourceOperationException",
+            "System.Exception",
+            "System.Object",
+        ],
+        ErrorCategory.ReadError,
+        "ADTransientException",
+        f"[Server={rt.server.name.upper()}] [FailureCategory=Cmdlet-ADTransientException] 8E1A4B23,{_GES}",
+    )
 
 
 def _get_organization_config(
@@ -648,7 +673,7 @@ def _run_script_text(rt: Runtime, script: str, emit: Callable[[Any], None], sink
                 _run_script_line(rt, line, emit, sink)
 
 
-_COLLECTOR_PARAMS = ("MaxEvents", "EventDays", "MaxLogLines", "ProbeOcs", "RunGetMitigations", "Proxy")
+_COLLECTOR_PARAMS = ("MaxEvents", "EventDays", "MaxLogLines", "MaxLogBytes", "ProbeOcs", "RunGetMitigations", "Proxy")
 
 
 def _int_param(p: Params, name: str, default: int) -> int:
@@ -677,7 +702,9 @@ def _int_param(p: Params, name: str, default: int) -> int:
         ) from None
 
 
-def _run_collector(rt: Runtime, p: Params, emit: Callable[[Any], None], sink: Sink) -> None:
+def _run_collector(
+    rt: Runtime, p: Params, emit: Callable[[Any], None], sink: Sink, shape: hostless.ScriptShape
+) -> None:
     p.check("eems-check-collector", "eems-check-collector", _COLLECTOR_PARAMS)
     params = collector.CollectorParams(
         max_events=_int_param(p, "MaxEvents", 50),
@@ -686,13 +713,13 @@ def _run_collector(rt: Runtime, p: Params, emit: Callable[[Any], None], sink: Si
         probe_ocs=p.switch("ProbeOcs"),
         run_get_mitigations=p.switch("RunGetMitigations"),
         proxy=str(p.get("Proxy")) if p.get("Proxy") else None,
+        imports_exchange_session=shape.imports_exchange_session,
     )
     server = rt.server
-    delay = server.fault("delay")
-    if delay is not None and delay.scope == "collector":
+    delay = server.fault("delay", scope="collector")
+    if delay is not None:
         sink.sleep(delay.ms / 1000)
-    hang = server.fault("hang")
-    if hang is not None and hang.scope == "collector":
+    if server.fault("hang", scope="collector") is not None:
         sink.hang()
     now = rt.clock()
     if server.fault("garbage") is not None:
@@ -707,8 +734,14 @@ def _run_collector(rt: Runtime, p: Params, emit: Callable[[Any], None], sink: Si
 
 def _script_handler(text: str) -> Handler:
     def run(rt: Runtime, p: Params, data: list[Any], emit: Callable[[Any], None], sink: Sink) -> None:
+        shape = hostless.analyse(text)  # what a host-less session refuses fails here as it would on a server
+        if shape.refusal is not None:
+            r = shape.refusal
+            raise TerminatingError(
+                _record(r.message, [r.exception, *_RUNTIME_EXC], ErrorCategory.NotImplemented, r.reason, r.fqid)
+            )
         if collector.COLLECTOR_MARKER in text:
-            _run_collector(rt, p, emit, sink)
+            _run_collector(rt, p, emit, sink, shape)
             return
         p.check("ScriptBlock", "ScriptBlock", ())
         _run_script_text(rt, text, emit, sink)

@@ -16,21 +16,13 @@ from ..display import visible
 from ..model import Report, ServerReport, Severity, Verdict
 from ..render.common import NEUTRAL, finding_colours, role_text, severity_colours, verdict_word
 
-EEMS_CATEGORY = "EEMS"
 CELL_CHARS = 60  # a cell longer than this is cut in the mail body (never in the attachments)
 LINK_LIMIT = 6
 
 
 def eems_overview_rules(report: Report) -> tuple[tuple[str, str], ...]:
-    """The overview rules that decide whether EEMS can get mitigations: those whose findings are in the EEMS
-    category (by default EEMS-OCS-2023 and EEMS-NEW-2026). A rule no server has a finding for falls back to its
-    id starting with "EEMS-"."""
-    out = []
-    for rule_id, label in report.run.overview_rules:
-        categories = {f.category for s in report.servers if (f := s.finding(rule_id)) is not None}
-        if EEMS_CATEGORY in categories or (not categories and rule_id.startswith("EEMS-")):
-            out.append((rule_id, label))
-    return tuple(out)
+    """The overview rules that decide whether EEMS can get mitigations (`Report.eems_overview_rules`)."""
+    return report.eems_overview_rules
 
 
 def cannot_receive(report: Report) -> list[ServerReport]:
@@ -145,6 +137,7 @@ class MailSummary:
     links: tuple[Link, ...]
     org_eems_off: bool
     changes: str | None = None  # one line on what changed since the previous report (--compare-to), if any
+    discovery_problems: tuple[str, ...] = ()  # why the server list may be incomplete (a partial discovery)
 
     @property
     def more(self) -> int:
@@ -253,6 +246,7 @@ def summarise(report: Report, limit: int) -> MailSummary:
         links=_links(listed),
         org_eems_off=report.inventory.org.mitigations_enabled is False,
         changes=_changes_line(report),
+        discovery_problems=tuple(one_line(p, 300) for p in report.inventory.org.discovery_problems),
     )
 
 

@@ -17,6 +17,7 @@ import jinja2
 from markupsafe import Markup
 
 from ..display import visible
+from ..history.views import trend_view
 from ..model import Report, ServerReport, Severity, Verdict
 from .common import (
     finding_class,
@@ -170,4 +171,5 @@ class HtmlRenderer:
             views=server_views(report),
             summary=summary(report),
             changes=report.changes,
+            trend=trend_view(report.trend),
         )

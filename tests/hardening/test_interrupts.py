@@ -88,8 +88,9 @@ def test_a_report_that_cannot_be_written_after_a_scan_loses_no_data(basic_lab: L
         timeout=300,
     )
     assert result.returncode == 3, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "cannot write the report" in lines[0], result.stderr
+    # (the history store beside the reports may add a line of its own: the folder is unusable for it too)
+    lines = [line for line in result.stderr.splitlines() if "cannot write the report" in line]
+    assert len(lines) == 1, result.stderr
     saved = next(out.glob("eems-inventory-Contoso-*.json"))
     assert f"the scan's inventory is saved in {saved.resolve()}" in lines[0]
     doc = json.loads(saved.read_text(encoding="utf-8"))
