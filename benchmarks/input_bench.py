@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
 import statistics
 import sys
@@ -23,12 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from evaluate_bench import synthetic
+from evaluate_bench import saved_report, size_arguments
 
 from eems_check.errors import InputError
-from eems_check.evaluate import evaluate
 from eems_check.inventory import load_json, read_inventory
-from eems_check.render import Format
 from eems_check.ruleset import bundled_path, load_ruleset, parse_document
 
 BOMB = "schema_version: 1\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
@@ -68,16 +64,10 @@ def refused(work: Callable[[], object]) -> Callable[[], None]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--servers", type=int, default=5000)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    now = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.timezone.utc)
-    report = evaluate(synthetic(args.servers), load_ruleset(), today=now.date(), generated_at=now)
+    args = size_arguments()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        saved = folder / "report.json"
-        saved.write_text(Format.JSON.renderer().render(report), encoding="utf-8")
+        _, saved = saved_report(args.servers, folder)
         text = saved.read_text(encoding="utf-8")
         plain, checked = paired_ms(args.runs, lambda: json.loads(text), lambda: load_json(saved))
         print(f"saved report: {args.servers} servers, {saved.stat().st_size / 1e6:.1f} MB, runs: {args.runs}")
