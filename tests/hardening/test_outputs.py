@@ -116,7 +116,10 @@ def test_outputs_that_would_overwrite_each_other_or_the_input_are_refused(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inventory.json"]
 
 
-def test_dash_writes_the_report_to_stdout_and_the_summary_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+def test_dash_writes_the_report_to_stdout_and_the_summary_to_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # with no report file, the run's history goes to the current folder
     assert main(["evaluate", str(SAMPLE), "--json", "-", "--fail-on", "never"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["schema"] == "eems-check/report"
