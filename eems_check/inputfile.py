@@ -53,10 +53,11 @@ def read_regular(path: Path, *, limit: int, error: type[InputError] = InputError
         fd = os.open(path, flags)
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # before fdopen, which refuses a folder with an exception of its own
+        os.close(fd)
+        raise error(f"{path}: is {_kind(info.st_mode)}, not a regular file")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise error(f"{path}: is {_kind(info.st_mode)}, not a regular file")
         if info.st_size > limit:
             raise error(f"{path}: is {_size(info.st_size)}, more than the {_size(limit)} this file may have")
         try:
