@@ -149,3 +149,21 @@ def test_a_saved_report_with_a_non_web_link_is_re_rendered_without_a_live_link(u
     html = HtmlRenderer().render(report_from_document(doc, "edited.json"))
     hrefs = re.findall(r'href="([^"]*)"', html)
     assert hrefs and not [h for h in hrefs if not h.startswith(("https://", "http://", "#"))]
+
+
+def test_an_interrupted_scans_inventory_says_so_in_the_report_and_the_mail(ruleset: RuleSet) -> None:
+    import dataclasses
+
+    from eems_check.mail.message import build_message
+    from eems_check.mail.settings import MailSettings
+    from eems_check.render.html_report import HtmlRenderer
+
+    why = "interrupted (Ctrl+C) after 9 of 13 servers"
+    inventory = dataclasses.replace(read_inventory(SAMPLE), incomplete=why)
+    report = evaluate(inventory, ruleset, today=TODAY, generated_at=GENERATED)
+    html = HtmlRenderer().render(report)
+    assert "This scan did not finish" in html and why in html
+    settings = MailSettings(mail_to=("ops@contoso.com",), mail_from="eems@contoso.com", smtp_host="127.0.0.1")
+    message = build_message(report, {}, settings, host="admin01")
+    parts = [p.get_content() for p in message.walk() if p.get_content_maintype() == "text"]
+    assert len(parts) == 2 and all("did not finish" in p and why in p for p in parts)

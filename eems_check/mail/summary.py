@@ -138,6 +138,7 @@ class MailSummary:
     exposed: tuple[str, ...] = ()  # "SERVER: problem" for servers lacking a fix whose stand-in mitigation is missing
     changes: str | None = None  # one line on what changed since the previous report (--compare-to), if any
     discovery_problems: tuple[str, ...] = ()  # why the server list may be incomplete (a partial discovery)
+    incomplete: str | None = None  # why the scan did not finish (an interrupted scan's inventory)
 
     @property
     def more(self) -> int:
@@ -234,6 +235,7 @@ def summarise(report: Report, limit: int) -> MailSummary:
         exposed=tuple(one_line(f"{s.server.name}: {problem}", WHY_CHARS) for s, problem in exposures(report)[:limit]),
         changes=_changes_line(report),
         discovery_problems=tuple(one_line(p, 300) for p in report.inventory.org.discovery_problems),
+        incomplete=one_line(report.inventory.incomplete, 300) if report.inventory.incomplete else None,
     )
 
 
