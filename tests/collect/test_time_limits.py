@@ -1,0 +1,67 @@
+"""Time limits hold in time: a task or a server that never answers is given up at its limit, not later.
+
+Each bound is the limit plus a margin well under the limit itself, so a limit that doubled (or never fired)
+fails; the tests never time how fast the work itself is.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from eems_check.collect import scan
+from eems_check.collect.watchdog import Outcome, run_bounded
+from eems_check.lab import LabOrg, load_org
+from eems_check.model import CollectionStatus
+
+from .conftest import FIXTURES, lab_options
+
+LIMIT = 2.0  # seconds
+MARGIN = 0.75 * LIMIT  # scheduling on a busy machine; a doubled limit overshoots by LIMIT
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_a_hanging_task_is_given_up_at_its_limit(parallel: int) -> None:
+    release = threading.Event()
+    out: dict[int, Outcome[object]] = {}
+    seen: dict[int, float] = {}
+    start = time.monotonic()
+
+    def record(index: int, outcome: Outcome[object]) -> None:
+        seen[index] = time.monotonic() - start
+        out[index] = outcome
+
+    try:
+        run_bounded([lambda: release.wait(600)] * parallel, parallel=parallel, limit=LIMIT, on_outcome=record)
+    finally:
+        release.set()
+    for index in range(parallel):
+        assert out[index].timed_out
+        assert LIMIT <= out[index].elapsed < LIMIT + MARGIN
+        assert LIMIT <= seen[index] < LIMIT + MARGIN
+
+
+def test_a_task_that_finishes_in_time_is_not_cut_short() -> None:
+    out: dict[int, Outcome[object]] = {}
+    run_bounded([lambda: time.sleep(LIMIT / 4) or "done"], parallel=1, limit=LIMIT, on_outcome=out.__setitem__)
+    assert out[0].value == "done" and not out[0].timed_out
+
+
+def test_a_lab_server_that_never_answers_is_given_up_at_the_server_timeout() -> None:
+    with LabOrg(load_org(FIXTURES / "hang.yaml"), base_address="127.0.60.1") as lab:
+        listed: list[float] = []  # when discovery had listed both servers: the hung one's collection starts after
+
+        def progress(done: int, failed: int, total: int) -> None:
+            if total == 2 and not listed:
+                listed.append(time.monotonic())
+
+        inventory = scan(lab_options(lab, server_timeout=LIMIT), progress)
+        after_listing = time.monotonic() - listed[0]
+    by_name = {s.name: s for s in inventory.servers}
+    assert by_name["TDOK"].collection.status is CollectionStatus.OK
+    hung = by_name["TDHANG"].collection
+    assert hung.status is CollectionStatus.TIMEOUT, hung.reason
+    assert hung.duration_ms is not None and LIMIT * 1000 <= hung.duration_ms < (LIMIT + MARGIN) * 1000
+    assert LIMIT <= after_listing < LIMIT + MARGIN  # the scan waits for nothing else once the limit is up
