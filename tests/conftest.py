@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from eems_check.lab import LabOrg
 from eems_check.ruleset import RuleSet, load_ruleset
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -24,6 +25,17 @@ def ruleset() -> RuleSet:
 @pytest.fixture(scope="session")
 def fixtures() -> Path:
     return FIXTURES
+
+
+def lab_scan_argv(lab: LabOrg) -> list[str]:
+    """`eems-check scan` options that point at a running simulated organisation, as an admin would type them for a
+    real one (NTLM as the lab's account, whose password goes in $EEMS_CHECK_PASSWORD, never in argv)."""
+    argv = ["--discovery-server", lab.discovery_fqdn, "--auth", "ntlm", "--username", lab.credentials[0],
+            "--exchange-port", str(lab.exchange_port), "--wsman-port", str(lab.wsman_port),
+            "--connect-timeout", "2", "--operation-timeout", "5", "--server-timeout", "20"]  # fmt: skip
+    for fqdn, address in lab.address_map().items():
+        argv += ["--resolve", f"{fqdn}={address}"]
+    return argv
 
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium, installed by .ci/run
