@@ -23,6 +23,7 @@ from .conditions import KINDS
 from .errors import EemsCheckError, InputError
 from .evaluate import evaluate, evaluate_server
 from .inventory import read_inventory
+from .logmask import MaskingFormatter
 from .mail import MailSettings, add_mail_arguments, deliver, mail_settings_from_args, send_saved_report
 from .model import BuildSource, Inventory, OrgInfo, Report, ServerRecord, Severity, Verdict
 from .outputs import OutputPlan, write_reports
@@ -191,9 +192,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Every log line and --debug traceback goes through it; the commands register each password they read.
+_OUTPUT = MaskingFormatter("eems-check: %(levelname)s: %(message)s")
+
+
 def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    logging.basicConfig(level=level, format="eems-check: %(levelname)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OUTPUT)
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+def _mail_settings(args: argparse.Namespace) -> MailSettings | None:
+    settings = mail_settings_from_args(args, os.environ)
+    _OUTPUT.add(settings.password if settings else None)
+    return settings
+
+
+def _print_traceback() -> None:
+    print(_OUTPUT.mask(traceback.format_exc()), file=sys.stderr, end="")
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
@@ -270,7 +287,7 @@ def _previous(args: argparse.Namespace) -> tuple[Path, dict[str, object]] | None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    mail = mail_settings_from_args(args, os.environ)  # first: a bad mail setting fails before any work
+    mail = _mail_settings(args)  # first: a bad mail setting fails before any work
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
     inventory = read_inventory(args.inventory)
@@ -305,11 +322,11 @@ def _progress(args: argparse.Namespace) -> Callable[[int, int, int], None] | Non
 def cmd_scan(args: argparse.Namespace) -> int:
     from .collect import options_from_args, scan
 
-    mail = mail_settings_from_args(args, os.environ)  # before the scan: a typo must not cost a whole scan
-
+    mail = _mail_settings(args)  # before the scan: a typo must not cost a whole scan
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
     options = options_from_args(args, os.environ)
+    _OUTPUT.add(options.password)
     inventory = scan(options, progress=_progress(args))
     if args.save_inventory:
         _save_inventory(inventory, args.save_inventory)
@@ -350,7 +367,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    settings = mail_settings_from_args(args, os.environ)
+    settings = _mail_settings(args)
     if settings is None:
         raise InputError("send: no recipient: give --mail-to, or --config FILE with a mail: section")
     sent = send_saved_report(args.report, settings, FAIL_ON.get(args.fail_on), beside=args.keep_rendered)
@@ -534,8 +551,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except EemsCheckError as exc:
         if debug:
-            traceback.print_exc()
-        print(f"eems-check: error: {exc}", file=sys.stderr)
+            _print_traceback()
+        print(f"eems-check: error: {_OUTPUT.mask(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("eems-check: interrupted", file=sys.stderr)
@@ -545,8 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:
         if debug:
-            traceback.print_exc()
-        print(
-            f"eems-check: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
-        )
+            _print_traceback()
+        what = _OUTPUT.mask(f"{type(exc).__name__}: {exc}")
+        print(f"eems-check: internal error: {what} (run with --debug for details)", file=sys.stderr)
         return EXIT_RUN
