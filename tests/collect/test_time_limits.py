@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from eems_check.collect import scan
+from eems_check.collect import DiscoveryError, scan
 from eems_check.collect.watchdog import Outcome, run_bounded
 from eems_check.lab import LabOrg, load_org
 from eems_check.model import CollectionStatus
@@ -49,19 +50,32 @@ def test_a_task_that_finishes_in_time_is_not_cut_short() -> None:
     assert out[0].value == "done" and not out[0].timed_out
 
 
-def test_a_lab_server_that_never_answers_is_given_up_at_the_server_timeout() -> None:
+@pytest.fixture(scope="module")
+def hang_lab() -> Iterator[LabOrg]:
     with LabOrg(load_org(FIXTURES / "hang.yaml"), base_address="127.0.60.1") as lab:
-        listed: list[float] = []  # when discovery had listed both servers: the hung one's collection starts after
+        yield lab
 
-        def progress(done: int, failed: int, total: int) -> None:
-            if total == 2 and not listed:
-                listed.append(time.monotonic())
 
-        inventory = scan(lab_options(lab, server_timeout=LIMIT), progress)
-        after_listing = time.monotonic() - listed[0]
+def test_lab_servers_that_never_answer_are_given_up_at_the_server_timeout(hang_lab: LabOrg) -> None:
+    listed: list[float] = []  # when discovery had listed all three: the hung ones' collections start after
+
+    def progress(done: int, failed: int, total: int) -> None:
+        if total == 3 and not listed:
+            listed.append(time.monotonic())
+
+    inventory = scan(lab_options(hang_lab, server_timeout=LIMIT), progress)
+    after_listing = time.monotonic() - listed[0]
     by_name = {s.name: s for s in inventory.servers}
     assert by_name["TDOK"].collection.status is CollectionStatus.OK
-    hung = by_name["TDHANG"].collection
-    assert hung.status is CollectionStatus.TIMEOUT, hung.reason
-    assert hung.duration_ms is not None and LIMIT * 1000 <= hung.duration_ms < (LIMIT + MARGIN) * 1000
+    for name in ("TDHANG", "TDMUTE"):
+        hung = by_name[name].collection
+        assert hung.status is CollectionStatus.TIMEOUT, hung.reason
+        assert hung.duration_ms is not None and LIMIT * 1000 <= hung.duration_ms < (LIMIT + MARGIN) * 1000
     assert LIMIT <= after_listing < LIMIT + MARGIN  # the scan waits for nothing else once the limit is up
+
+
+def test_a_discovery_server_that_never_answers_is_given_up_at_the_server_timeout(hang_lab: LabOrg) -> None:
+    start = time.monotonic()
+    with pytest.raises(DiscoveryError, match=f"gave no answer within {LIMIT:g} s"):
+        scan(lab_options(hang_lab, discovery_server="tdmute.tardy.lab", server_timeout=LIMIT))
+    assert LIMIT <= time.monotonic() - start < LIMIT + MARGIN
