@@ -192,15 +192,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Every log line and --debug traceback goes through it; the commands register each password they read.
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="eems-check: %(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text)
+
+
+# Every log line on stderr and every --debug traceback goes through it; commands register each password they read.
 _OUTPUT = MaskingFormatter("eems-check: %(levelname)s: %(message)s")
 
 
-def _setup_logging(args: argparse.Namespace) -> None:
-    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_OUTPUT)
-    logging.basicConfig(level=level, handlers=[handler])
+def _mask_log_lines() -> None:
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler and handler.stream is sys.stderr:
+            handler.setFormatter(_OUTPUT)
 
 
 def _mail_settings(args: argparse.Namespace) -> MailSettings | None:
@@ -211,11 +220,6 @@ def _mail_settings(args: argparse.Namespace) -> MailSettings | None:
 
 def _print_traceback() -> None:
     print(_OUTPUT.mask(traceback.format_exc()), file=sys.stderr, end="")
-
-
-def _say(args: argparse.Namespace, text: str) -> None:
-    if not getattr(args, "quiet", False):
-        print(text)
 
 
 def _now() -> dt.datetime:
@@ -548,6 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         _setup_logging(args)
+        _mask_log_lines()
         return COMMANDS[args.command](args)
     except EemsCheckError as exc:
         if debug:
