@@ -2,6 +2,15 @@
 
     .venv/bin/python benchmarks/scan_bench.py [--servers 200] [--delay-ms 50] [--parallel N] [--runs 5]
                                               [--skip-serial] [--lab-processes 2]
+    .venv/bin/python benchmarks/scan_bench.py --realistic [--servers 200] [--server-timeout 30] [--runs 3]
+    .venv/bin/python benchmarks/scan_bench.py --hostile endless|negative [--servers 50] [--runs 3] --skip-serial
+
+--realistic is what an admin meets: 200 ms per WinRM request, the collector taking 2 s on each server, 5 % of the
+servers refusing connections and 1 % never answering. It prints the wall time against the floor no scanner can
+beat at that parallelism, ceil(servers / parallel) x (requests per server x delay + collector time) + one
+--server-timeout (for the hung servers), and the ratio (goal: within 1.25x). --hostile makes one server stream an
+endless answer (or one with a negative chunk size) and prints the scanner's peak RSS (goal: <= 500 MB) and that
+every other server was collected.
 
 The simulated organisation runs in child processes (--lab-processes, each serving a share of the servers), so the
 client CPU time and peak RSS printed are the scanner's own; the children report their CPU per run too. On a
@@ -15,6 +24,7 @@ Targets (issue): >= 20x speed-up of the default parallelism over --parallel 1, <
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing as mp
 import resource
 import statistics
@@ -30,15 +40,32 @@ import yaml
 from eems_check.collect import ScanOptions, scan
 
 BUILDS = ["15.2.2562.53", "15.2.1748.46", "15.2.1118.25", "15.1.2507.23"]
+REQUESTS_PER_SERVER = 7  # a collector run over sealed NTLM with the eager first token (the lab counts them too)
+COLLECTOR_MS = 2000  # --realistic: the collector's own run time on a server (events, logs, ExSetup.exe)
 
 
-def org_file(n: int, delay_ms: int, folder: Path) -> Path:
+def _faults(i: int, n: int, delay_ms: int, realistic: bool, hostile: str | None) -> list[dict[str, Any]]:
+    faults: list[dict[str, Any]] = [{"kind": "delay", "ms": delay_ms}]
+    if i == 0:
+        return faults  # the discovery server answers
+    if realistic:
+        faults.append({"kind": "delay", "ms": COLLECTOR_MS, "scope": "collector"})
+        if i % 20 == 1:  # 5 %
+            faults.append({"kind": "refuse", "endpoint": "wsman"})
+        elif i % 100 == 2:  # 1 %
+            faults.append({"kind": "hang", "endpoint": "wsman"})
+    if hostile and i == n // 2:
+        faults.append({"kind": {"endless": "endless_body", "negative": "negative_chunk"}[hostile], "endpoint": "wsman"})
+    return faults
+
+
+def org_file(n: int, delay_ms: int, folder: Path, *, realistic: bool = False, hostile: str | None = None) -> Path:
     servers = [
         {
             "name": f"EX{i:04d}",
             "site": f"Site{i % 5}",
             "build": BUILDS[i % len(BUILDS)],
-            "faults": [{"kind": "delay", "ms": delay_ms}],
+            "faults": _faults(i, n, delay_ms, realistic, hostile),
         }
         for i in range(n)
     ]
@@ -135,9 +162,11 @@ class Labs:
         return int(requests)
 
 
-def run(labs: Labs, parallel: int) -> tuple[float, float, float]:
+def run(labs: Labs, parallel: int, server_timeout: float = 300.0) -> tuple[float, float, float]:
     """One scan: wall seconds, client CPU and simulated servers' CPU (both ms per server)."""
-    options = ScanOptions.for_lab(labs.facts, parallel=parallel, server_timeout=300.0, operation_timeout=20)
+    options = ScanOptions.for_lab(
+        labs.facts, parallel=parallel, server_timeout=server_timeout, operation_timeout=20, discovery_timeout=600.0
+    )
     lab0 = labs.cpu()
     t0, c0 = time.perf_counter(), time.process_time()
     inventory = scan(options)
@@ -145,10 +174,14 @@ def run(labs: Labs, parallel: int) -> tuple[float, float, float]:
     lab_cpu = labs.cpu() - lab0
     n = len(inventory.servers)
     ok = sum(1 for s in inventory.servers if s.collection.status.value == "ok")
+    others = sorted({f"{s.name}: {s.collection.status.value}" for s in inventory.servers if s.collection.reason})
     print(
         f"  parallel {parallel:3}: {wall:7.2f} s wall, client CPU {cpu / n * 1000:5.1f} ms per server, "
-        f"simulated servers' CPU {lab_cpu / n * 1000:5.1f} ms per server, {ok}/{n} ok"
+        f"simulated servers' CPU {lab_cpu / n * 1000:5.1f} ms per server, {ok}/{n} ok, "
+        f"RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )
+    for line in others[:3] if len(others) <= 3 else []:
+        print(f"    {line}")
     return wall, cpu / n * 1000, lab_cpu / n * 1000
 
 
@@ -179,16 +212,36 @@ def main() -> None:
     parser.add_argument(
         "--lab-processes", type=int, default=2, help="child processes the simulated servers are spread over"
     )
+    parser.add_argument(
+        "--realistic", action="store_true", help="200 ms requests, 2 s collector, 5%% refused, 1%% hung"
+    )
+    parser.add_argument("--hostile", choices=("endless", "negative"), help="one server answers without end")
+    parser.add_argument(
+        "--server-timeout", type=float, default=None, help="seconds (default 300; 30 with --realistic)"
+    )
     args = parser.parse_args()
+    if args.realistic and args.delay_ms == 50:
+        args.delay_ms = 200
+    timeout = args.server_timeout or (30.0 if args.realistic else 300.0)
     with tempfile.TemporaryDirectory() as tmp:
-        labs = Labs(org_file(args.servers, args.delay_ms, Path(tmp)), args.lab_processes)
+        path = org_file(args.servers, args.delay_ms, Path(tmp), realistic=args.realistic, hostile=args.hostile)
+        labs = Labs(path, args.lab_processes)
         print(
             f"servers: {args.servers}, injected delay per HTTP request: {args.delay_ms} ms, simulated by "
             f"{args.lab_processes} child process(es); calibration loop {calibration_ms():.0f} ms"
+            + (f"; collector {COLLECTOR_MS} ms, 5% refusing, 1% hung, --server-timeout {timeout:g}" * args.realistic)
         )
-        results = [run(labs, args.parallel) for _ in range(args.runs)]
+        results = [run(labs, args.parallel, timeout) for _ in range(args.runs)]
         walls = [r[0] for r in results]
         print(f"  parallel {args.parallel} wall: {_spread(walls, 's', 2)}")
+        if args.realistic:
+            per_server = REQUESTS_PER_SERVER * args.delay_ms / 1000 + COLLECTOR_MS / 1000
+            floor = math.ceil(args.servers / args.parallel) * per_server + timeout
+            print(
+                f"  floor ceil({args.servers}/{args.parallel}) x ({REQUESTS_PER_SERVER} x {args.delay_ms} ms + "
+                f"{COLLECTOR_MS} ms) + {timeout:g} s = {floor:.2f} s; median wall / floor = "
+                f"{statistics.median(walls) / floor:.3f} (goal <= 1.25)"
+            )
         print(f"  client CPU per server: {_spread([r[1] for r in results], 'ms', 1)}")
         print(f"  simulated servers' CPU per server: {_spread([r[2] for r in results], 'ms', 1)}")
         if not args.skip_serial:

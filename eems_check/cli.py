@@ -192,9 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The libraries under the scanner log what they meet with tracebacks and raw protocol text (pypsrp logs every
+# read timeout with its traceback). What matters reaches the user as a one-line reason per server; their own
+# words only with --debug.
+_LIBRARY_LOGGERS = ("pypsrp", "psrpcore", "spnego", "requests", "requests_credssp", "urllib3", "krb5", "gssapi")
+
+
 def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="eems-check: %(levelname)s: %(message)s", stream=sys.stderr)
+    for name in _LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if args.debug else logging.CRITICAL + 1)
 
 
 def _say(args: argparse.Namespace, text: str) -> None:

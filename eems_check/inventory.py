@@ -100,6 +100,8 @@ def normalise_powershell(value: Any, node: Mapping[str, Any] | None = None, path
             f"{path or 'document'}: holds {value!r}, the mark of ConvertTo-Json's depth limit; "
             "write the file with ConvertTo-Json -Depth 8"
         )
+    if "array" in types and _is_array_wrapper(value):
+        value = value["value"]  # Windows PowerShell 5.1 wrote an array that carried ETS members as an object
     if "array" in types and value is not None and not isinstance(value, list):
         if "x-split" in node and isinstance(value, str):
             value = [p.strip() for p in value.split(node["x-split"]) if p.strip()]
@@ -121,6 +123,17 @@ def normalise_powershell(value: Any, node: Mapping[str, Any] | None = None, path
     if "x-ps-enum" in node and isinstance(value, int) and not isinstance(value, bool):
         return node["x-ps-enum"].get(str(value), str(value))
     return value
+
+
+def _is_array_wrapper(value: Any) -> bool:
+    """`{"value": [...], "Count": n}`: how ConvertTo-Json in Windows PowerShell 5.1 writes an array that holds
+    extended members (an array built with `+=` or taken from a property, for instance) where a list belongs."""
+    return (
+        isinstance(value, dict)
+        and set(value) == {"value", "Count"}
+        and isinstance(value["value"], list)
+        and value["Count"] == len(value["value"])
+    )
 
 
 def _where(error: jsonschema.ValidationError) -> str:
@@ -289,6 +302,7 @@ def inventory_from_document(doc: Any, name: str) -> Inventory:
             name=org["name"],
             mitigations_enabled=org.get("mitigations_enabled"),
             discovery_server=org.get("discovery_server"),
+            discovery_problems=tuple(org.get("discovery_problems") or ()),
         ),
         servers=servers,
         collected_at=parse_datetime(doc.get("collected_at"), f"{name}: collected_at"),
@@ -391,6 +405,7 @@ def inventory_to_document(inv: Inventory) -> dict[str, Any]:
             "name": inv.org.name,
             "mitigations_enabled": inv.org.mitigations_enabled,
             "discovery_server": inv.org.discovery_server,
+            **({"discovery_problems": list(inv.org.discovery_problems)} if inv.org.discovery_problems else {}),
         },
         "servers": [server_to_dict(s) for s in inv.servers],
     }

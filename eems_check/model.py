@@ -218,6 +218,8 @@ class OrgInfo:
     name: str
     mitigations_enabled: bool | None = None
     discovery_server: str | None = None
+    # Why the server list may be incomplete (Get-ExchangeServer wrote errors or failed after listing some servers).
+    discovery_problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -518,7 +518,9 @@ $wantedSites = @($Site | Where-Object -FilterScript { $_ } | ForEach-Object -Pro
 $wantedRoles = @($Role | Where-Object -FilterScript { $_ } | ForEach-Object -Process { $_.ToLowerInvariant() })
 $entries = New-Object -TypeName 'System.Collections.Generic.List[object]'
 $seen = New-Object -TypeName 'System.Collections.Generic.HashSet[string]'
-foreach ($exchangeServer in @(Get-ExchangeServer)) {
+# Errors Get-ExchangeServer writes (an unreachable domain controller, say) leave the list incomplete: say so.
+$discoveryErrors = @()
+foreach ($exchangeServer in @(Get-ExchangeServer -ErrorAction SilentlyContinue -ErrorVariable 'discoveryErrors')) {
     $entry = New-ServerEntry -ExchangeServer $exchangeServer
     $names = @(([string]$entry['name']).ToLowerInvariant(), ([string]$entry['fqdn']).ToLowerInvariant()) | Where-Object -FilterScript { $_ }
     if ($wantedServers.Count -gt 0 -and -not ($names | Where-Object -FilterScript { $wantedServers -contains $_ })) { continue }
@@ -651,7 +653,12 @@ $document = [ordered]@{
     schema_version = 1
     collected_at = $startedUtc
     collector = [ordered]@{ name = 'Export-EemsInventory.ps1'; version = $ExportVersion; host = [System.Net.Dns]::GetHostName() }
-    organization = [ordered]@{ name = $orgName; mitigations_enabled = $orgMitigations; discovery_server = $discoveryServer }
+    organization = [ordered]@{
+        name                = $orgName
+        mitigations_enabled = $orgMitigations
+        discovery_server    = $discoveryServer
+        discovery_problems  = @($discoveryErrors | ForEach-Object { "Get-ExchangeServer wrote an error: $_" })
+    }
     # An array property, never a pipeline: a one-server organisation stays a one-element JSON array.
     servers = $entries.ToArray()
 }

@@ -163,3 +163,28 @@ def test_rules_update_writes_an_override_that_the_scanner_accepts(tmp_path: Path
     assert "Added: 3" in result.stdout
     explained = run("build", "15.2.2562.57", "--rules", str(out), "--json")
     assert json.loads(explained.stdout)[0]["name"] == "Exchange SE RTM Dec26SU"
+
+
+LIBRARY_TRACEBACK = """
+import logging, sys
+from eems_check import cli
+args = cli.build_parser().parse_args(sys.argv[1:])
+cli._setup_logging(args)
+try:
+    raise TimeoutError("read timed out")
+except TimeoutError:
+    logging.getLogger("pypsrp.wsman").exception("ReadTimeout during WSMan request - attempt 0")
+logging.getLogger("eems_check.collect.scan").warning("a line of our own")
+"""
+
+
+@pytest.mark.parametrize(("flags", "traceback_shown"), [
+    (["-v"], False),
+    ([], False),
+    (["--debug"], True),
+])
+def test_library_tracebacks_reach_stderr_only_with_debug(flags: list[str], traceback_shown: bool) -> None:
+    argv = ["build", "15.2.1118.26", *flags]
+    done = subprocess.run([sys.executable, "-c", LIBRARY_TRACEBACK, *argv], capture_output=True, text=True, check=True)
+    assert ("Traceback" in done.stderr) is traceback_shown
+    assert "a line of our own" in done.stderr

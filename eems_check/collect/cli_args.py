@@ -111,6 +111,13 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="wall-clock limit per server; a server past it is recorded as timeout (300)",
     )
+    c.add_argument(
+        "--discovery-timeout",
+        type=float,
+        default=900.0,
+        metavar="S",
+        help="wall-clock limit for listing the organisation (Get-ExchangeServer, Get-OrganizationConfig) (900)",
+    )
     w = parser.add_argument_group("what to collect")
     w.add_argument(
         "--probe-ocs",
@@ -186,6 +193,7 @@ def options_from_args(args: argparse.Namespace, environ: Mapping[str, str], stdi
         connect_timeout=args.connect_timeout,
         operation_timeout=args.operation_timeout,
         server_timeout=args.server_timeout,
+        discovery_timeout=args.discovery_timeout,
         probe_ocs=args.probe_ocs,
         run_get_mitigations=args.get_mitigations,
         bounds=Bounds(max_events=args.max_events, event_days=args.event_days, max_log_lines=args.max_log_lines),

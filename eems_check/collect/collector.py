@@ -173,8 +173,12 @@ def _reading(doc: Mapping[str, Any], bounds: Bounds, computer: str) -> Collector
     fields: dict[str, Any] = {}
     raw_exsetup = doc.get("exsetup")
     exsetup: dict[str, Any] = raw_exsetup if isinstance(raw_exsetup, dict) else {}
-    if exsetup.get("file_version") and exsetup.get("source") in ("exsetup", "registry"):
-        fields["exsetup_version"] = str(exsetup["file_version"]).strip()
+    version = exsetup.get("file_version")
+    if version is not None and not isinstance(version, str):
+        shown = _snippet(json.dumps(version))
+        raise CollectorOutputError(f"ExSetup's version is {type(version).__name__} {shown}, not a version string")
+    if version and exsetup.get("source") in ("exsetup", "registry"):
+        fields["exsetup_version"] = version.strip()
         fields["build_source"] = exsetup["source"]
     elif "exsetup" in doc:
         problems.append(f"ExSetup version unknown: {exsetup.get('error') or 'no version returned'}")

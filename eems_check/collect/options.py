@@ -54,6 +54,7 @@ class ScanOptions:
     connect_timeout: float = 10.0
     operation_timeout: int = 20
     server_timeout: float = 300.0
+    discovery_timeout: float = 900.0  # listing a large organisation takes many Receives; its own budget
     probe_ocs: bool = False
     run_get_mitigations: bool = False
     bounds: Bounds = field(default_factory=Bounds)
@@ -80,7 +81,8 @@ class ScanOptions:
             raise InputError("name a server to ask for the organisation: --discovery-server or --server")
         if self.parallel < 1:
             raise InputError("--parallel must be at least 1")
-        if min(self.connect_timeout, self.operation_timeout, self.server_timeout, self.http_check_timeout) <= 0:
+        timeouts = (self.connect_timeout, self.operation_timeout, self.server_timeout, self.discovery_timeout)
+        if min(*timeouts, self.http_check_timeout) <= 0:
             raise InputError("timeouts must be positive")
         if min(self.bounds.max_events, self.bounds.event_days, self.bounds.max_log_lines) < 0:
             raise InputError("--max-events, --event-days and --max-log-lines cannot be negative")
@@ -122,6 +124,7 @@ class ScanOptions:
             "connect_timeout": 2.0,
             "operation_timeout": 5,
             "server_timeout": 20.0,
+            "discovery_timeout": 60.0,
             "http_check_port": lab.http_port,
             "http_check_tls": lab.web_https,
             "http_check_timeout": 2.0,

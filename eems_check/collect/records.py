@@ -13,6 +13,7 @@ What it must not do: talk to servers, or classify remoting failures (`remoting` 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,6 +44,23 @@ def exchange_facts(bag: Mapping[str, Any]) -> dict[str, Any]:
             "internet_web_proxy": text(bag.get("InternetWebProxy")) or None,
         },
     }
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def host_name_problem(name: str) -> str | None:
+    """None when `name` is a DNS host name a connection can be made to (labels of letters, digits, hyphens and
+    underscores, 253 characters at most, an optional final dot); else what is wrong, quoting the name. The name
+    Get-ExchangeServer gives goes into a URL that credentials are sent to: a port, path, query, user part or
+    space smuggled into it must never reach the network."""
+    shown = repr(name[:80] + ("..." if len(name) > 80 else ""))
+    bare = name[:-1] if name.endswith(".") else name
+    if not bare or len(bare) > 253:
+        return f"an empty or over-long host name {shown}"
+    if not all(_LABEL.fullmatch(label) for label in bare.split(".")):
+        return f"{shown}, which is not a host name (only letters, digits, '-', '_' and dots are allowed)"
+    return None
 
 
 def _site(value: Any) -> str | None:

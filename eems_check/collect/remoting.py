@@ -1,11 +1,14 @@
-"""Remote PowerShell over WS-Management: the only module of eems-check that imports pypsrp.
+"""Remote PowerShell over WS-Management: the only module of eems-check that imports pypsrp's remoting classes.
 
 What it does: opens `WSMan` -> `RunspacePool` -> `PowerShell` for two kinds of work and returns plain Python:
 * `ExchangeSession`, on the Exchange endpoint (`/PowerShell`, configuration `Microsoft.Exchange`, NoLanguage). It
   exposes `run_cmdlet(name, **params)` and nothing else, so no script text can ever reach that endpoint.
 * `run_script`, on a server's default endpoint (`/wsman`), which sends the collector script with its parameters.
+pypsrp is used as it ships: its envelopes, its serializer, its transport. Under the transport goes the session of
+`http` (bounded answers, no environment proxy, a connection a watchdog can cut, the eager first Negotiate token).
 Every pypsrp, requests or spnego exception leaves this module as `RemoteFailure(status, reason)`; the reason is
-one line and never holds the password. Deserialized objects become plain Python in `to_plain` (the one converter).
+one line and never holds the password. What pypsrp deserialises becomes plain Python in `to_plain` (the one
+converter), which also reads the lists pypsrp leaves as XML text inside typed objects.
 
 What it must not do: decide what to collect, interpret results, retry, or print. It keeps no connection beyond a
 call (or the `with` block of an Exchange session).
@@ -13,22 +16,18 @@ call (or the `with` block of an Exchange session).
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import logging
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from types import TracebackType
-from typing import Any, ClassVar, cast
+from typing import Any
 
 import requests
-import spnego
-from pypsrp._utils import get_hostname
 from pypsrp.complex_objects import (
     ComplexObject,
     ErrorRecord,
@@ -37,23 +36,14 @@ from pypsrp.complex_objects import (
     PSInvocationState,
 )
 from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
-from pypsrp.messages import (
-    ApplicationPrivateData,
-    CreatePipeline,
-    InitRunspacePool,
-    RunspacePoolStateMessage,
-    SessionCapability,
-)
 from pypsrp.negotiate import HTTPNegotiateAuth
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.serializer import Serializer
-from pypsrp.wsman import NAMESPACES, SelectorSet, WSMan, WSManAction
+from pypsrp.wsman import WSMan
 
 from ..model import CollectionStatus
-from .clixml import NotPlain, read_plain, read_primitive
-from .lean_http import LeanHTTPAdapter, LeanSession
+from .http import Cancel, EagerNegotiateAuth, ResponseTooLarge, eager_supported, install_session
 from .plain import PSBag
-from .xmlwrite import XMLWriter, escape_attribute, escape_text
 
 log = logging.getLogger(__name__)
 
@@ -124,36 +114,33 @@ class CommandResult:
     failed: bool
 
 
-def _wsman(target: Target, creds: Credentials, path: str, *, lean: bool = False) -> WSMan:
-    """pypsrp's WSMan for `target`; `lean` puts the lean plain-HTTP adapter under a Negotiate-family session."""
+def _wsman(target: Target, creds: Credentials, path: str, cancel: Cancel | None = None) -> WSMan:
+    """pypsrp's WSMan for `target`, with the session of `http` under its transport."""
     if creds.auth not in AUTH_METHODS:
         raise RemoteFailure(CollectionStatus.ERROR, f"unknown authentication {creds.auth!r}")
     if creds.auth == "basic" and not target.https:
         raise RemoteFailure(CollectionStatus.ERROR, "Basic authentication is refused over HTTP (use HTTPS)")
     extra: dict[str, Any] = {}
+    spn_host = creds.spn_hostname or target.name
+    override = spn_host if target.address.lower() != spn_host.lower() else None  # the SPN names the server
     if creds.auth in ("kerberos", "negotiate"):
         extra["negotiate_delegate"] = creds.delegate
         if creds.spn_service:
             extra["negotiate_service"] = creds.spn_service
-        spn_host = creds.spn_hostname or target.name
-        if target.address.lower() != spn_host.lower():
-            extra["negotiate_hostname_override"] = spn_host  # the SPN names the server, not the dialled IP
-    password = creds.password
-    if creds.auth == "ntlm" and password is not None:
-        password = ntlm_hash_secret(password)
+        if override:
+            extra["negotiate_hostname_override"] = override
     if creds.auth in ("kerberos", "negotiate", "ntlm") and not target.https:
         extra["negotiate_send_cbt"] = False  # channel binding is a TLS thing: nothing to bind over HTTP
-    wsman = _WSMan(
+    verify: bool | str = creds.cert_validation if target.https else False  # nothing to verify without TLS
+    wsman = WSMan(
         target.address,
         port=target.port,
         path=path,
         ssl=target.https,
         auth=creds.auth,
         username=creds.username,
-        password=password,
-        # A CA bundle path is accepted too. Without TLS there is nothing to verify, and requests would otherwise
-        # look the CA bundle up on disk for every request (measurable per server).
-        cert_validation=creds.cert_validation if target.https else False,  # type: ignore[arg-type]
+        password=creds.password,
+        cert_validation=verify,  # type: ignore[arg-type]  # a CA bundle path is accepted too
         connection_timeout=creds.connect_timeout,  # type: ignore[arg-type]  # requests takes floats
         read_timeout=creds.read_timeout,  # type: ignore[arg-type]
         operation_timeout=creds.operation_timeout,
@@ -163,367 +150,35 @@ def _wsman(target: Target, creds: Credentials, path: str, *, lean: bool = False)
         reconnection_retries=0,
         **extra,
     )
-    _tune_session(wsman, lean=lean and not target.https and creds.auth in ("kerberos", "negotiate", "ntlm"))
+    wrap = bool(getattr(wsman.transport, "wrap_required", not target.https))
+    install_session(wsman, auth=_auth(target, creds, wrap, override), verify=verify, cancel=cancel)
     return wsman
 
 
-_ENVELOPE_WRITER = XMLWriter({uri: prefix for prefix, uri in NAMESPACES.items()})
+def _auth(target: Target, creds: Credentials, wrap_required: bool, override: str | None) -> requests.auth.AuthBase:
+    """The requests auth pypsrp would use for these credentials (its public auth classes), or the eager one."""
+    if creds.auth == "basic":
+        if creds.username is None or creds.password is None:
+            raise RemoteFailure(CollectionStatus.ERROR, "Basic authentication needs a user name and a password")
+        return requests.auth.HTTPBasicAuth(creds.username, creds.password)
+    if creds.auth == "credssp":
+        from requests_credssp import HttpCredSSPAuth  # optional extra: an ImportError is classified
 
-
-class _WSMan(WSMan):
-    """pypsrp's WSMan, except that each request envelope is written straight to text: the bytes pypsrp would
-    send (its ``_create_header`` written by ``ElementTree.tostring``), at about a fifth of the CPU. Building the
-    header as a tree and writing it was the largest single cost of a request. The header comes from a template
-    of pypsrp's fields, in pypsrp's order; the body, option set and selector set pypsrp builds are written by
-    `XMLWriter`. Anything the writer leaves alone goes pypsrp's way. The answer is read as pypsrp reads it. The
-    steps are those of ``WSMan.invoke`` in pypsrp <1; tests compare the bytes with pypsrp's, request by request
-    in a scan."""
-
-    def invoke(
-        self,
-        action: str,
-        resource_uri: str,
-        resource: ET.Element | None,
-        option_set: Any = None,
-        selector_set: Any = None,
-        timeout: int | None = None,
-        *,
-        retries_on_read_timeout: int = 0,
-    ) -> ET.Element:
-        message_id = str(uuid.uuid4()).upper()
-        xml = self._written(message_id, action, resource_uri, resource, option_set, selector_set, timeout)
-        if xml is None:  # something the writer leaves to pypsrp and the standard library
-            message_id, header = self._create_header(action, resource_uri, option_set, selector_set, timeout)
-            envelope = ET.Element(_S_ENVELOPE)
-            envelope.append(header)
-            ET.SubElement(envelope, _S_BODY).extend([] if resource is None else [resource])
-            xml = ET.tostring(envelope, encoding="utf-8", method="xml")
-        # The HTTP timeout outlasts the WS-Management one, which the server answers within (a fault at worst).
-        http_timeout = timeout + 2 if timeout else None
-        try:
-            answer = self.transport.send(xml, retries_on_read_timeout=retries_on_read_timeout, timeout=http_timeout)
-        except WinRMTransportError as err:
-            try:  # a SOAP fault in the answer is raised in its place (chained to it, as pypsrp does)
-                raise self._parse_wsman_fault(err.response_text)
-            except ET.ParseError:
-                raise err  # noqa: B904 - no fault in the answer: the HTTP error it is, as pypsrp raises it
-        answer_xml = ET.fromstring(answer)
-        relates_to = answer_xml.find(_RELATES_TO)
-        if relates_to is None or relates_to.text != f"uuid:{message_id}":
-            sent = f"uuid:{message_id}"
-            got = relates_to.text if relates_to is not None else ""
-            raise WinRMError(
-                f"Received related id does not match related expected message id: Sent: {sent}, Received: {got}"
-            )
-        return answer_xml
-
-    def _written(
-        self,
-        message_id: str,
-        action: str,
-        resource_uri: str,
-        resource: ET.Element | None,
-        option_set: Any,
-        selector_set: Any,
-        timeout: int | None,
-    ) -> bytes | None:
-        """The envelope pypsrp would write for these arguments and this message id, or None."""
-        used = dict(_HEADER_NAMESPACES)
-        extras = []
-        for extra in (option_set, selector_set):
-            if extra is not None:
-                written = _ENVELOPE_WRITER.fragment(extra.pack(), used)
-                if written is None:
-                    return None
-                extras.append(written)
-        body = "" if resource is None else _ENVELOPE_WRITER.fragment(resource, used)
-        if body is None:
-            return None
-        attr, text = escape_attribute, escape_text
-        header = "".join(
-            (
-                _element("wsa:Action", _MUST, text(action)),
-                f'<wsmv:DataLocale s:mustUnderstand="false" xml:lang="{attr(self.data_locale)}" />',
-                f'<wsman:Locale s:mustUnderstand="false" xml:lang="{attr(self.locale)}" />',
-                _element("wsman:MaxEnvelopeSize", _MUST, text(str(self.max_envelope_size))),
-                f"<wsa:MessageID>uuid:{text(message_id)}</wsa:MessageID>",
-                f"<wsman:OperationTimeout>PT{text(str(timeout or self.operation_timeout))}S</wsman:OperationTimeout>",
-                _REPLY_TO,
-                _element("wsman:ResourceURI", _MUST, text(resource_uri)),
-                f'<wsmv:SessionId s:mustUnderstand="false">uuid:{text(str(self.session_id).upper())}</wsmv:SessionId>',
-                _element("wsa:To", "", text(self.transport.endpoint)),
-                *extras,
-            )
-        )
-        declarations = "".join(f' xmlns:{prefix}="{attr(uri)}"' for uri, prefix in sorted(used.items(), key=_by_value))
-        envelope = f"<s:Envelope{declarations}><s:Header>{header}</s:Header>{_element('s:Body', '', body)}</s:Envelope>"
-        return envelope.encode("utf-8", "xmlcharrefreplace")
-
-    def _calc_envelope_size(self, max_envelope_size: int) -> int:
-        """pypsrp's payload budget for `max_envelope_size` (it calls this when it is made and again when the
-        server's capability raises the size): the same sum over the same skeleton Send envelope, whose length is
-        worked out once per WSMan (it depends only on the header values, unchanged between the two calls) and
-        written by `XMLWriter`. About 0.35 ms of CPU per server less; a test compares it with pypsrp's."""
-        state: tuple[Any, ...] = (self.transport.endpoint, self.max_envelope_size, self.operation_timeout)
-        state += (self.locale, self.data_locale, self.session_id)
-        if getattr(self, "_skeleton", (None, 0))[0] != state:
-            self._skeleton = (state, len(self._skeleton_envelope()))
-        padded = self._skeleton[1] + 256  # pypsrp's margin for other headers, options and bodies
-        return int((max_envelope_size - padded) / 4 * 3)  # the payload travels in base64
-
-    def _skeleton_envelope(self) -> bytes:
-        """The envelope pypsrp sizes its budget by: a Send to an all-zero shell with an empty stdin stream."""
-        zero = "00000000-0000-0000-0000-000000000000"
-        selector_set = SelectorSet()
-        selector_set.add_option("ShellId", zero)
-        _, header = self._create_header(WSManAction.SEND, _CMD_SHELL, selector_set=selector_set)
-        send = ET.Element(f"{{{NAMESPACES['rsp']}}}Send")
-        ET.SubElement(send, f"{{{NAMESPACES['rsp']}}}Stream", Name="stdin", CommandId=zero).text = ""
-        envelope = ET.Element(_S_ENVELOPE)
-        envelope.append(header)
-        envelope.append(send)
-        written = _ENVELOPE_WRITER.tostring(envelope)
-        return written if written is not None else ET.tostring(envelope, encoding="utf-8", method="xml")
-
-
-def _element(name: str, attributes: str, content: str) -> str:
-    """An element as ElementTree writes it: the short form when it has no content."""
-    return f"<{name}{attributes}>{content}</{name}>" if content else f"<{name}{attributes} />"
-
-
-def _by_value(item: tuple[str, str]) -> str:
-    return item[1]
-
-
-# The envelope template's prefixes are pypsrp's (it registers them with ElementTree); "xml" is never declared.
-_HEADER_NAMESPACES = {NAMESPACES[prefix]: prefix for prefix in ("s", "wsa", "wsman", "wsmv")}
-_MUST = ' s:mustUnderstand="true"'
-_REPLY_TO = (
-    '<wsa:ReplyTo><wsa:Address s:mustUnderstand="true">'
-    "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:Address></wsa:ReplyTo>"
-)
-_CMD_SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
-# Qualified, not prefixed: ElementPath then finds its compiled path by the text alone (with a prefix map it
-# sorts the whole map into its cache key on every call).
-_RELATES_TO = f"{{{NAMESPACES['s']}}}Header/{{{NAMESPACES['wsa']}}}RelatesTo"
-_S_ENVELOPE = f"{{{NAMESPACES['s']}}}Envelope"
-_S_BODY = f"{{{NAMESPACES['s']}}}Body"
-
-
-@lru_cache(maxsize=4)
-def ntlm_hash_secret(password: str) -> str:
-    """The password as the `LM:NT` hash pair that pyspnego takes in its place (NTLM only). pyspnego otherwise
-    derives the LM hash, with a pure-Python DES, for every connection: about 2 ms of CPU per server, and NTLMv2
-    never uses it. The NT hash is MD4 of the UTF-16LE password. This form is a secret as much as the password:
-    it only ever goes to pyspnego, and it also stops a password that looks like such a pair being misread."""
-    data = password.encode("utf-16-le", errors="surrogatepass")
-    try:
-        nt_hash = hashlib.new("md4", data).digest()
-    except ValueError:  # OpenSSL 3 leaves MD4 to its legacy provider; pyspnego carries its own
-        from spnego._ntlm_raw.md4 import md4  # private, but pinned with pyspnego
-
-        nt_hash = md4(data)
-    return f"{'0' * 32}:{nt_hash.hex()}"
-
-
-class _ReusingSerializer(Serializer):
-    """pypsrp's serializer, except that a message every pool sends alike is serialised once per process.
-
-    The pool-opening pair (SessionCapability, InitRunspacePool) never differs between servers, and the collector's
-    CreatePipeline differs only by its parameters: `pipeline_key` names those, and is given by the one caller that
-    builds the pipeline. Serialising the collector (script text escaped into CLIXML through ElementTree) was the
-    largest single CPU cost per server. The serializer clears its reference ids for every message, so the bytes
-    are the same each time; pypsrp's `Message.pack` sends bytes as they are (tests hold both facts)."""
-
-    _cache: ClassVar[dict[Hashable, Any]] = {}
-    _CACHE_LIMIT: ClassVar[int] = 64
-
-    def __init__(self, pipeline_key: Hashable | None = None) -> None:
-        super().__init__()
-        self._pipeline_key = pipeline_key
-
-    def serialize(
-        self, value: Any, metadata: Any = None, parent: ET.Element | None = None, clear: bool = True
-    ) -> ET.Element | None:
-        key = self._key(value) if clear and metadata is None and parent is None else None
-        if key is None:
-            return super().serialize(value, metadata, parent, clear)
-        cached = self._cache.get(key)
-        if cached is None:
-            element = super().serialize(value)
-            cached = ET.tostring(element, encoding="utf-8", method="xml") if element is not None else b""
-            self._remember(key, cached)
-        return cast(ET.Element, cached)  # bytes: see the class docstring
-
-    def deserialize(self, element: ET.Element | str, metadata: Any = None, clear: bool = True) -> Any:
-        """Three shortcuts, same results:
-        * an output object is read straight into plain shapes by `clixml.read_plain` (it says which shapes
-          it leaves to pypsrp);
-        * a primitive inside an object (`<S>`, `<I32>`, `<B>`, ...) is converted at once. pypsrp first writes
-          every element it reads back out as text, which made reading Get-ExchangeServer's answer cost about
-          4 ms of CPU per server listed;
-        * the pool-opening answers (capability, private data, pool state) come alike from every server of a
-          version: each distinct text is parsed once. pypsrp only reads these objects, never changes them."""
-        if clear and metadata is None and isinstance(element, str) and element.startswith("<Obj"):
-            try:
-                return read_plain(element)  # output objects: straight to plain shapes (see clixml)
-            except NotPlain:
-                pass
-        if not clear and isinstance(element, ET.Element):
-            try:
-                value = read_primitive(element)
-            except NotPlain:  # an object, a reference, or a primitive pypsrp fails on in its own way
-                return super().deserialize(element, metadata, clear)
-            return uuid.UUID(value) if element.tag == "G" else value  # pypsrp's objects hold GUIDs as UUIDs
-        kind = getattr(metadata, "object", None)
-        if not (clear and isinstance(element, str) and kind in _READ_ONLY_ANSWERS):
-            return super().deserialize(element, metadata, clear)
-        key = (kind.__name__, element)
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = super().deserialize(element, metadata, clear)
-            self._remember(key, cached)
-        return cached
-
-    def _remember(self, key: Hashable, value: Any) -> None:
-        if len(self._cache) >= self._CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[key] = value
-
-    def _key(self, value: Any) -> Hashable | None:
-        if isinstance(value, SessionCapability) and value.time_zone is None:
-            return ("SessionCapability", value.protocol_version, value.ps_version, value.serialization_version)
-        if isinstance(value, InitRunspacePool) and value.application_arguments is None:
-            host, threads, apartment = value.host_info, value.thread_options, value.apartment_state
-            if host is not None and host.host is None and threads is not None and apartment is not None:
-                return ("InitRunspacePool", value.min_runspaces, value.max_runspaces, threads.value, apartment.value)
-        if isinstance(value, CreatePipeline) and self._pipeline_key is not None:
-            return ("CreatePipeline", self._pipeline_key)
-        return None
-
-
-_READ_ONLY_ANSWERS = (SessionCapability, ApplicationPrivateData, RunspacePoolStateMessage)
-
-
-def _reuse_serialised_messages(pool: RunspacePool, pipeline_key: Hashable | None) -> None:
-    """Give `pool` the reusing serializer (private pypsrp attributes: pinned to <1, and a test checks them)."""
-    serializer = _ReusingSerializer(pipeline_key)
-    pool._serializer = serializer
-    pool._fragmenter.serializer = serializer
-
-
-def _tune_session(wsman: WSMan, *, lean: bool) -> None:
-    """Give pypsrp's transport its requests session now, cheaper than its own. (Private pypsrp attributes:
-    pinned to <1.)
-    * pypsrp decides the proxy once (none: no_proxy=True) but leaves requests' trust_env on, so every request
-      scans os.environ for proxy variables again: measured at about 20 ms of CPU per server. Turn that off.
-    * over plain HTTP the first Negotiate token is sent eagerly (`_EagerNegotiateAuth`): one round trip less;
-    * `lean` (plain HTTP, Negotiate family): a `LeanSession` on `LeanHTTPAdapter` (one keep-alive socket); see
-      `_lean_session`. The Exchange endpoint keeps requests' own adapter (and cookies, which a load balancer in
-      front of it may rely on)."""
-    transport = wsman.transport
-    if lean:
-        transport.session = _lean_session(transport)
-        return
-    if transport.session is None:
-        transport.session = transport._build_session()
-    transport.session.trust_env = False
-    if not transport.ssl and type(transport.session.auth) is HTTPNegotiateAuth:
-        transport.session.auth = _EagerNegotiateAuth.like(transport.session.auth)
-
-
-def _lean_session(transport: Any) -> LeanSession:
-    """The session pypsrp would build for a plain-HTTP WinRM endpoint, without what it then throws away: its
-    environment proxy lookup (no proxy is used) and its two urllib3 adapters (the lean one replaces them). The
-    headers are pypsrp's own, taken once from a session it built; the auth is built by pypsrp as usual."""
-    session = LeanSession()
-    session.trust_env = False
-    session.headers.clear()
-    session.headers.update(_pypsrp_headers(transport))
-    session.verify = False  # plain HTTP: no certificate to check
-    getattr(transport, f"_build_auth_{transport.auth}")(session)
-    if type(session.auth) is HTTPNegotiateAuth:
-        session.auth = _EagerNegotiateAuth.like(session.auth)
-    session.mount("http://", LeanHTTPAdapter())
-    return session
-
-
-_PYPSRP_HEADERS: dict[str, str] = {}
-
-
-def _pypsrp_headers(transport: Any) -> dict[str, str]:
-    """The default headers of pypsrp's sessions (User-Agent, Accept-Encoding: identity, ...), read once."""
-    if not _PYPSRP_HEADERS:
-        built = transport._build_session()
-        _PYPSRP_HEADERS.update({str(k): str(v) for k, v in built.headers.items()})
-        built.close()
-    return _PYPSRP_HEADERS
-
-
-class _EagerNegotiateAuth(HTTPNegotiateAuth):
-    """pypsrp's Negotiate auth, except that the first token rides on the first request, as Windows' own WinRM
-    client sends it, instead of after an anonymous 401: one round trip less per server. A server that answers
-    that token with a bare 401 gets the ordinary exchange from the start. Plain HTTP only: over HTTPS the token
-    must carry the channel binding, which is known only after the first answer."""
-
-    _SCHEME = "Negotiate"  # WinRM offers it whenever Kerberos or NTLM is on; it takes raw NTLM/Kerberos too
-
-    @classmethod
-    def like(cls, auth: HTTPNegotiateAuth) -> _EagerNegotiateAuth:
-        return cls(
-            username=auth.username,
-            password=auth.password,
-            auth_provider=auth.auth_provider,
-            send_cbt=False,
-            service=auth.service,
-            delegate=auth.delegate,
-            hostname_override=auth.hostname_override,
-            wrap_required=auth.wrap_required,
-        )
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._pending: dict[str, Any] = {}
-
-    def __call__(self, request: Any) -> Any:
-        request = super().__call__(request)
-        host = get_hostname(request.url) or ""
-        if host not in self.contexts and host not in self._pending:
-            wanted = spnego.ContextReq.default | (spnego.ContextReq.delegate if self.delegate else 0)
-            context = spnego.client(
-                self.username,
-                self.password,
-                hostname=self.hostname_override or host,
-                service=self.service,
-                context_req=wanted,
-                protocol=self.auth_provider,
-                options=spnego.NegotiateOptions.wrapping_winrm if self.wrap_required else spnego.NegotiateOptions.none,
-            )
-            self._set_auth_token(request, context.step(), self._SCHEME)
-            self._pending[host] = context
-        return request
-
-    def response_hook(self, response: Any, **kwargs: Any) -> Any:
-        host = get_hostname(response.url) or ""
-        context = self._pending.pop(host, None)
-        if context is None:
-            return super().response_hook(response, **kwargs)
-        token = self._get_auth_token(response, self._regex)
-        if response.status_code == 401 and not token:
-            return super().response_hook(response, **kwargs)  # the eager token was not taken: start over
-        while token:
-            reply = context.step(token)
-            if reply is None or response.status_code != 401:
-                break  # done; an accepting answer may carry a last token (Kerberos mutual authentication)
-            _ = response.content  # read the 401's body so its connection can carry the next leg
-            response.raw.release_conn()
-            request = response.request.copy()
-            self._set_auth_token(request, reply, self._SCHEME)
-            response = response.connection.send(request, **kwargs)
-            token = self._get_auth_token(response, self._regex)
-        context.response_auth_header = self._SCHEME.lower()  # pypsrp picks the sealing protocol by it
-        self.contexts[host] = context
-        return response
+        if creds.username is None or creds.password is None:
+            raise RemoteFailure(CollectionStatus.ERROR, "CredSSP needs a user name and a password")
+        return HttpCredSSPAuth(creds.username, creds.password)
+    kwargs: dict[str, Any] = {
+        "username": creds.username,
+        "password": creds.password,
+        "auth_provider": creds.auth,
+        "service": creds.spn_service or DEFAULT_SPN_SERVICE,
+        "delegate": creds.delegate if creds.auth != "ntlm" else False,
+        "hostname_override": override,
+        "wrap_required": wrap_required,
+    }
+    if not target.https and eager_supported():
+        return EagerNegotiateAuth(**kwargs)
+    return HTTPNegotiateAuth(send_cbt=target.https, **kwargs)
 
 
 def _result(ps: PowerShell, output: list[Any]) -> CommandResult:
@@ -536,19 +191,19 @@ def _result(ps: PowerShell, output: list[Any]) -> CommandResult:
 class ExchangeSession:
     """One Exchange remote-PowerShell session. Cmdlets with parameters only: it has no way to send a script."""
 
-    __slots__ = ("_creds", "_pool", "_target", "_wsman")
+    __slots__ = ("_cancel", "_creds", "_pool", "_target", "_wsman")
 
-    def __init__(self, target: Target, creds: Credentials) -> None:
+    def __init__(self, target: Target, creds: Credentials, cancel: Cancel | None = None) -> None:
         self._target = target
         self._creds = creds
+        self._cancel = cancel
         self._wsman: WSMan | None = None
         self._pool: RunspacePool | None = None
 
     def __enter__(self) -> ExchangeSession:
         with _translated(self._target, self._creds):
-            self._wsman = _wsman(self._target, self._creds, "PowerShell")
+            self._wsman = _wsman(self._target, self._creds, "PowerShell", self._cancel)
             self._pool = RunspacePool(self._wsman, configuration_name=EXCHANGE_CONFIGURATION)
-            _reuse_serialised_messages(self._pool, None)  # each cmdlet differs: only the opening pair is reused
             try:
                 self._pool.open()
             except BaseException:
@@ -595,13 +250,15 @@ class ExchangeSession:
                     return _result(ps, ps.output)
 
 
-def run_script(target: Target, creds: Credentials, script: str, parameters: Mapping[str, Any]) -> CommandResult:
-    """Run `script` with named `parameters` on the default endpoint (`/wsman`, FullLanguage); one pool per call."""
+def run_script(
+    target: Target, creds: Credentials, script: str, parameters: Mapping[str, Any], cancel: Cancel | None = None
+) -> CommandResult:
+    """Run `script` with named `parameters` on the default endpoint (`/wsman`, FullLanguage); one pool per call.
+    `cancel` shuts the connection from another thread (the scan's watchdog, when the server runs out of time)."""
     creds = replace(creds, spn_hostname=None)  # each server's WinRM is reached by its own FQDN
     with _translated(target, creds):
-        wsman = _wsman(target, creds, "wsman", lean=True)
+        wsman = _wsman(target, creds, "wsman", cancel)
         pool = RunspacePool(wsman)
-        _reuse_serialised_messages(pool, (script, tuple(sorted((k, repr(v)) for k, v in parameters.items()))))
         try:
             pool.open()
             # No Signal to end the pipeline: deleting the shell just after ends it too, one round trip sooner.
@@ -664,7 +321,10 @@ def classify(exc: BaseException, target: Target, creds: Credentials) -> RemoteFa
     status, reason = CollectionStatus.ERROR, f"{where}: {type(exc).__name__}: {_first_line(exc)}"
     if isinstance(exc, RemoteFailure):
         return exc
-    if isinstance(exc, AuthenticationError):
+    too_large = next((e for e in _chain(exc) if isinstance(e, ResponseTooLarge)), None)
+    if too_large is not None:
+        status, reason = CollectionStatus.ERROR, f"{where}: {too_large}"
+    elif isinstance(exc, AuthenticationError):
         status, reason = (
             CollectionStatus.AUTH_FAILED,
             (f"{where}: authentication failed for {creds.username or 'the current user'} with {creds.auth}"),
@@ -814,10 +474,10 @@ def scrub(text: str, password: str | None) -> str:
 
 
 def to_plain(value: Any) -> Any:
-    """A pypsrp value as plain Python: scalars stay, objects become `PSBag`, lists stay lists, stream records
-    become their message text, an enum becomes its name, a MultiValuedProperty its list of values."""
-    if isinstance(value, (str, bool, int, float, PSBag)) or value is None:
-        return value  # a PSBag is plain already: output objects are read straight into bags (clixml)
+    """A value pypsrp deserialised, as plain Python: scalars stay, objects become `PSBag`, lists stay lists, stream
+    records become their message text, an enum becomes its name, a MultiValuedProperty its list of values."""
+    if isinstance(value, (str, bool, int, float)) or value is None:
+        return value
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, (list, tuple)):
@@ -844,25 +504,71 @@ def to_plain(value: Any) -> Any:
 
 
 def _record_text(record: ErrorRecord) -> str:
-    text = str(record)
-    if not text:
-        exception = to_plain(record.exception)
-        text = str(exception.get("Message") or "") if isinstance(exception, PSBag) else str(exception or "")
-    return text or str(record.details_message or record.message or record.fq_error or "error")
+    """An error record's message, as PowerShell prints it: its details' message, else its exception's; then what
+    the record says of itself (pypsrp shows a missing ToString as "None"), its category text, its error id."""
+    exception = to_plain(record.exception)
+    candidates = (
+        record.details_message,
+        exception.get("Message") if isinstance(exception, PSBag) else exception,
+        str(record) if str(record) != "None" else None,
+        record.message,
+        record.fq_error,
+    )
+    return next((str(c) for c in candidates if c), "error")
+
+
+_LIST_TAGS = ("LST", "IE", "STK", "QUE")
 
 
 def _embedded_list(property_sets: list[Any]) -> list[Any] | None:
-    """pypsrp leaves a `<LST>` nested in a typed `<Obj>` (Exchange's MultiValuedProperty) as raw XML text."""
+    """The items of a list that pypsrp leaves as XML text inside a typed object (Exchange's MultiValuedProperty
+    `<Obj><TN>…</TN><LST>…</LST></Obj>`), read by pypsrp's own serializer.
+
+    The items are read together, as one ArrayList, by one serializer: a later item may name the type names of an
+    earlier one (`<TNRef>`), as PowerShell writes every repeated list of type names. Type names and objects that
+    the list refers to from outside itself (defined earlier in the same message) are not in this text: such an
+    item is read as a plain object (its properties and ToString are all plain data keeps), such a reference as
+    null. None when there is no such list (or the text is not XML)."""
     for item in property_sets:
-        if isinstance(item, str) and item.startswith(("<LST", "<IE", "<STK", "<QUE")):
-            try:
-                element = ET.fromstring(item)
-            except ET.ParseError:
-                return None
-            return [to_plain(Serializer().deserialize(ET.tostring(child, encoding="unicode"))) for child in element]
+        if not (isinstance(item, str) and item.startswith(tuple(f"<{tag}" for tag in _LIST_TAGS))):
+            continue
+        try:
+            element = ET.fromstring(item)
+        except ET.ParseError:
+            return None
+        element.tag = "LST"
+        holder = ET.Element("Obj", RefId="eems-check-list")
+        names = ET.SubElement(holder, "TN", RefId="eems-check-list")
+        ET.SubElement(names, "T").text = "System.Collections.ArrayList"
+        holder.append(element)
+        serializer = Serializer()
+        types = {e.get("RefId") for e in element.iter("TN")}
+        objects = {e.get("RefId") for e in element.iter("Obj")}
+        # pypsrp's Serializer keeps its reference tables in the public attributes `tn` and `obj`: what the list
+        # names from outside itself goes in as unknown type names and a null object.
+        getattr(serializer, "tn", {}).update(
+            {r.get("RefId"): [] for r in element.iter("TNRef") if r.get("RefId") not in types}
+        )
+        getattr(serializer, "obj", {}).update(
+            {r.get("RefId"): None for r in element.iter("Ref") if r.get("RefId") not in objects}
+        )
+        try:
+            items = serializer.deserialize(holder, clear=False)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            log.debug("an embedded list could not be read: %s: %s", type(exc).__name__, exc)
+            return None
+        return [to_plain(v) for v in items] if isinstance(items, list) else None
     return None
 
 
-def plain_from_clixml(xml_text: str) -> Any:
-    """Deserialize one CLIXML `<Obj>` (a recorded fixture) with pypsrp, then `to_plain` it."""
-    return to_plain(Serializer().deserialize(xml_text))
+def objects_from_clixml(xml_text: str) -> list[Any]:
+    """Every object of a CLIXML text, plain: an `Export-Clixml` file (`<Objs>`, with its namespace, the type
+    names and objects of later objects referring to earlier ones) or one object as it travels in a PSRP message
+    (`<Obj>`). pypsrp's serializer reads the objects in order, sharing its references, as PowerShell does."""
+    root = ET.fromstring(xml_text.lstrip("\ufeff"))  # Export-Clixml writes a byte-order mark
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.startswith("{"):
+            element.tag = element.tag.split("}", 1)[1]
+    serializer = Serializer()
+    objects = list(root) if root.tag == "Objs" else [root]
+    return [to_plain(serializer.deserialize(obj, clear=False)) for obj in objects]

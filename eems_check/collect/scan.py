@@ -4,7 +4,11 @@ What it does: one Exchange session on the discovery server (Get-OrganizationConf
 applied in Python), then the collector script on every selected server's WinRM endpoint, a bounded number at a
 time, each under a wall-clock limit that holds even when the remoting library hangs. A server that fails is a
 record with a status and a reason; every selected server is in the inventory (Edge servers as `not_scanned`).
-Only a failed discovery raises: `DiscoveryAuthError` when the credentials are refused, `DiscoveryError` otherwise.
+Only a failed discovery raises: `DiscoveryAuthError` when the credentials are refused, `DiscoveryError` otherwise
+(no answer within the discovery's own time budget, an error before any server was listed, or no server at all).
+A discovery that lists some servers and then fails, or writes errors, is partial: the servers listed are scanned and
+the inventory says why the list may be incomplete. One object that cannot be read is that server's problem; the
+same server listed twice is collected once; a name that is not a host name is never sent credentials.
 
 With `http_check` on, every scanned server is then asked, by FQDN and without credentials, which build it publishes
 over HTTPS (`httpcheck`); the answer fills `http_version`, and stands in for the build where WinRM failed.
@@ -28,10 +32,11 @@ from .. import __version__
 from ..errors import InputError, RunError
 from ..model import CollectionStatus, Inventory, OrgInfo, ServerRecord
 from .collector import CollectorReading, collector_parameters, collector_script
+from .http import Cancel
 from .httpcheck import check_servers, merge_http_check, targets_for, tls_context
 from .options import ScanOptions
 from .plain import PSBag, text
-from .records import collection_outcome, exchange_facts, server_record
+from .records import collection_outcome, exchange_facts, host_name_problem, server_record
 from .remoting import CommandResult, ExchangeSession, RemoteFailure, run_script, scrub
 from .watchdog import Feed, Outcome, run_bounded, run_fed
 
@@ -57,6 +62,7 @@ class DiscoveryAuthError(InputError):
 class _Org:
     name: str
     mitigations_enabled: bool | None
+    problems: tuple[str, ...] = ()
 
 
 def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inventory:
@@ -88,13 +94,22 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
     collecting.start()
     selector = _Selector(options)
 
-    def admit(bag: PSBag) -> None:  # in the discovery thread, as Get-ExchangeServer's objects arrive
-        facts = selector.admit(bag)
-        if facts is not None:
-            board.admit(facts, feed)
+    def admit(item: Any) -> None:  # in the discovery thread, as Get-ExchangeServer's objects arrive
+        try:
+            facts, problem = selector.admit(item)
+            if facts is not None:
+                board.admit(facts, feed, problem)
+        except (InputError, ValueError, TypeError, KeyError) as exc:  # one unreadable object ends nothing else
+            shown = scrub(str(item), options.password)[:80]
+            selector.problems.append(f"Get-ExchangeServer's object {shown!r} could not be read: {exc}")
 
     try:
         org = _discover(options, admit)
+        if not selector.listed:
+            raise DiscoveryError(
+                f"discovery: Get-ExchangeServer on {options.discovery} listed no Exchange server (does the account "
+                "hold an Exchange role that can read the organisation's servers?)"
+            )
     except BaseException:
         board.stop_admitting()
         feed.abort()
@@ -102,13 +117,27 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
     board.stop_admitting()
     for name in selector.unknown():
         board.add_unknown(name)
+    problems = (*org.problems, *selector.problems)
+    if not board.size() and not problems:
+        feed.abort()
+        raise DiscoveryError(
+            f"discovery: none of the {selector.listed} servers Get-ExchangeServer listed matches "
+            f"{_filters(options)}"
+        )
+    for problem in problems:
+        log.warning("discovery: %s", scrub(problem, options.password))
     feed.close()
     collecting.join()
     servers = board.records()
     if options.http_check:
         servers = _http_check(options, servers)
     return Inventory(
-        org=OrgInfo(name=org.name, mitigations_enabled=org.mitigations_enabled, discovery_server=options.discovery),
+        org=OrgInfo(
+            name=org.name,
+            mitigations_enabled=org.mitigations_enabled,
+            discovery_server=options.discovery,
+            discovery_problems=tuple(scrub(p, options.password) for p in problems),
+        ),
         servers=servers,
         collected_at=started,
         collector_name="eems-check",
@@ -134,17 +163,27 @@ class _Board:
         self._failed = 0
         self._report()
 
-    def admit(self, facts: Mapping[str, Any], feed: Feed[ServerRecord]) -> None:
-        """A selected server: Edge servers are recorded as not scanned, the others queued for collection."""
+    def admit(self, facts: Mapping[str, Any], feed: Feed[ServerRecord], problem: str | None = None) -> None:
+        """A selected server: Edge servers are recorded as not scanned, a server whose object could not be used
+        (`problem`) as an error, the others queued for collection."""
         with self._lock:
             if not self._admitting:
                 return  # a discovery abandoned at its time limit may still be delivering objects
             slot = self._new_slot(facts)
-            if facts["is_edge"]:
+            if problem is not None:
+                record = _record(self._options, facts, None, CollectionStatus.ERROR, problem, self._started, 0.0)
+                self._fill(slot, record)
+            elif facts["is_edge"]:
                 self._fill(slot, self._not_scanned(facts, EDGE_REASON))
             else:
-                self._slot_of_task[feed.put(functools.partial(_collect, self._options, facts))] = slot
+                cancel = Cancel()
+                task = feed.put(functools.partial(_collect, self._options, facts, cancel), cancel.cancel)
+                self._slot_of_task[task] = slot
             self._report()
+
+    def size(self) -> int:
+        with self._lock:
+            return len(self._slots)
 
     def add_unknown(self, name: str) -> None:
         """A server named on the command line that Get-ExchangeServer does not list."""
@@ -162,7 +201,7 @@ class _Board:
             if record is None:
                 if result.timed_out:
                     status = CollectionStatus.TIMEOUT
-                    reason = f"no answer within {self._options.server_timeout:g} s; abandoned"
+                    reason = f"no answer within {self._options.server_timeout:g} s; the connection was closed"
                 else:
                     status = CollectionStatus.ERROR
                     reason = f"internal error: {type(result.error).__name__}: {result.error}"
@@ -210,69 +249,102 @@ def _http_check(options: ScanOptions, servers: tuple[ServerRecord, ...]) -> tupl
     return tuple(merge_http_check(s, results.get(s.name)) for s in servers)
 
 
-def _discover(options: ScanOptions, admit: Callable[[PSBag], None]) -> _Org:
+def _discover(options: ScanOptions, admit: Callable[[Any], None]) -> _Org:
     """Get-ExchangeServer, whose objects go to `admit` as they arrive (in the discovery thread), then
-    Get-OrganizationConfig; raises `DiscoveryError`/`DiscoveryAuthError` when the organisation cannot be listed."""
+    Get-OrganizationConfig, within the discovery's own time budget; raises `DiscoveryError`/`DiscoveryAuthError`
+    when the organisation cannot be listed at all. Errors after the first server are problems of the result."""
     target = options.exchange_target(options.discovery)
     creds = options.credentials()
+    cancel = Cancel()
+    listed = threading.Event()
 
     def each(item: Any) -> None:
-        if isinstance(item, PSBag):
-            admit(item)
+        listed.set()
+        admit(item)
 
-    def work() -> tuple[CommandResult, CommandResult]:
-        with ExchangeSession(target, creds) as session:
+    def work() -> tuple[CommandResult | RemoteFailure, CommandResult]:
+        with ExchangeSession(target, creds, cancel) as session:
             servers = session.run_cmdlet("Get-ExchangeServer", on_output=each)  # first: collection waits on it
-            return session.run_cmdlet("Get-OrganizationConfig"), servers
+            try:
+                return session.run_cmdlet("Get-OrganizationConfig"), servers
+            except RemoteFailure as failure:  # the servers are listed: the organisation's settings are unknown
+                return failure, servers
 
-    box: list[Outcome[tuple[CommandResult, CommandResult]]] = []
+    box: list[Outcome[tuple[CommandResult | RemoteFailure, CommandResult]]] = []
     run_bounded(
         [work],
         parallel=1,
-        limit=options.server_timeout,
+        limit=options.discovery_timeout,
         on_outcome=lambda _, o: box.append(o),
         name="eems-check-discovery",
+        cancels=[cancel.cancel],
     )
     outcome = box[0]
-    if outcome.timed_out:
-        raise DiscoveryError(f"discovery: {target.label}/PowerShell gave no answer within {options.server_timeout:g} s")
-    if isinstance(outcome.error, RemoteFailure):
-        reason = scrub(outcome.error.reason, options.password)
-        if outcome.error.status is CollectionStatus.AUTH_FAILED:
-            raise DiscoveryAuthError(
-                f"discovery: {reason}. Check --username, the password and --auth; the Exchange endpoint accepts "
-                "Kerberos (user@DOMAIN, server FQDN) and the account needs an Exchange role"
-            ) from None
-        raise DiscoveryError(f"discovery: cannot list the organisation: {reason}") from None
-    if outcome.error is not None:
-        raise DiscoveryError(
-            f"discovery: {type(outcome.error).__name__}: {scrub(str(outcome.error), options.password)}"
-        ) from None
-    assert outcome.value is not None
+    if outcome.value is None:
+        failure = _discovery_failure(options, target.label, outcome)
+        if not listed.is_set():
+            raise failure from None
+        stopped = f"Get-ExchangeServer stopped before the end of its list: {failure}"
+        return _Org("(unknown organisation)", None, (stopped,))
     org_result, servers_result = outcome.value
-    listed = any(isinstance(o, PSBag) for o in servers_result.output)  # each already went to `admit`
-    if servers_result.failed or (servers_result.errors and not listed):
+    problems = [f"Get-ExchangeServer wrote an error: {line}" for line in servers_result.errors]
+    if servers_result.failed and not servers_result.errors:
+        problems.append("Get-ExchangeServer failed before the end of its list")
+    if (servers_result.failed or servers_result.errors) and not listed.is_set():
         detail = servers_result.errors[0] if servers_result.errors else "the pipeline failed"
-        raise DiscoveryError(
-            f"discovery: Get-ExchangeServer failed on {target.name}: {scrub(detail, options.password)}"
-        )
-    for cmdlet, result in (("Get-OrganizationConfig", org_result), ("Get-ExchangeServer", servers_result)):
-        for line in (*result.errors, *result.warnings):  # non-terminating: the pipeline still Completed
-            log.warning("%s on %s: %s", cmdlet, target.name, scrub(line, options.password))
+        detail = scrub(detail, options.password)
+        raise DiscoveryError(f"discovery: Get-ExchangeServer failed on {target.name}: {detail}")
+    for line in servers_result.warnings:
+        log.warning("Get-ExchangeServer on %s: %s", target.name, scrub(line, options.password))
+    if isinstance(org_result, RemoteFailure):
+        log.warning("Get-OrganizationConfig failed on %s: %s", target.name, scrub(org_result.reason, options.password))
+        return _Org("(unknown organisation)", None, tuple(problems))
+    for line in (*org_result.errors, *org_result.warnings):  # non-terminating: the pipeline still Completed
+        log.warning("Get-OrganizationConfig on %s: %s", target.name, scrub(line, options.password))
     config = next((o for o in org_result.output if isinstance(o, PSBag)), None)
     if config is None:
         log.warning("Get-OrganizationConfig returned nothing on %s", target.name)
-        return _Org("(unknown organisation)", None)
+        return _Org("(unknown organisation)", None, tuple(problems))
     enabled = config.get("MitigationsEnabled")
     return _Org(
         text(config.get("Name")) or str(config) or "(unknown organisation)",
         enabled if isinstance(enabled, bool) else None,
+        tuple(problems),
     )
 
 
+def _discovery_failure(options: ScanOptions, where: str, outcome: Outcome[Any]) -> DiscoveryError | DiscoveryAuthError:
+    """The error for a discovery that ended without a result (timed out, refused, failed)."""
+    if outcome.timed_out:
+        return DiscoveryError(
+            f"discovery: {where}/PowerShell gave no complete answer within {options.discovery_timeout:g} s "
+            "(--discovery-timeout)"
+        )
+    if isinstance(outcome.error, RemoteFailure):
+        reason = scrub(outcome.error.reason, options.password)
+        if outcome.error.status is CollectionStatus.AUTH_FAILED:
+            return DiscoveryAuthError(
+                f"discovery: {reason}. Check --username, the password and --auth; the Exchange endpoint accepts "
+                "Kerberos (user@DOMAIN, server FQDN) and the account needs an Exchange role"
+            )
+        return DiscoveryError(f"discovery: cannot list the organisation: {reason}")
+    error = outcome.error
+    return DiscoveryError(f"discovery: {type(error).__name__}: {scrub(str(error), options.password)}")
+
+
+def _filters(options: ScanOptions) -> str:
+    given = [
+        *(f"--server {s}" for s in options.servers),
+        *(f"--site {s}" for s in options.sites),
+        *(f"--role {r}" for r in options.roles),
+    ]
+    return " ".join(given) or "the selection"
+
+
 class _Selector:
-    """Which servers the options ask for, decided one Get-ExchangeServer object at a time, and at the end the
-    names given with --server that it did not list."""
+    """Which servers the options ask for, decided one Get-ExchangeServer object at a time; each server once (by
+    name or FQDN, case-insensitively); at the end the names given with --server that it did not list, and the
+    objects that were not servers at all."""
 
     def __init__(self, options: ScanOptions) -> None:
         self._options = options
@@ -280,26 +352,40 @@ class _Selector:
         self._sites = {s.lower() for s in options.sites}
         self._roles = {r.lower() for r in options.roles}
         self._seen: set[str] = set()
+        self.listed = 0
+        self.problems: list[str] = []
 
-    def admit(self, bag: PSBag) -> dict[str, Any] | None:
-        """The server's facts when the options select it, else None."""
-        facts = exchange_facts(bag)
+    def admit(self, item: Any) -> tuple[dict[str, Any] | None, str | None]:
+        """The server's facts when the options select it (else None), and why it cannot be collected (if so)."""
+        self.listed += 1
+        if not isinstance(item, PSBag):
+            shown = scrub(repr(item), None)[:80]
+            self.problems.append(f"Get-ExchangeServer's object #{self.listed} is not a server object: {shown}")
+            return None, None
+        facts = exchange_facts(item)
         names = {facts["name"].lower(), (facts["fqdn"] or "").lower()} - {""}
+        if names & self._seen:
+            log.info("Get-ExchangeServer listed %s twice; collected once", facts["name"])
+            return None, None
         if self._wanted and not names & self._wanted:
-            return None
+            return None, None
         if self._sites and (facts["site"] or "").lower() not in self._sites:
-            return None
+            return None, None
         if self._roles and not {r.lower() for r in facts["roles"]} & self._roles:
-            return None
+            return None, None
         self._seen |= names
-        return facts
+        problem = host_name_problem(facts["fqdn"] or facts["name"])
+        if problem is not None and not facts["is_edge"]:
+            return facts, f"Get-ExchangeServer gave {problem}: not contacted, no credentials sent"
+        return facts, None
 
     def unknown(self) -> list[str]:
         return [s for s in dict.fromkeys(self._options.servers) if s.lower() not in self._seen]
 
 
-def _collect(options: ScanOptions, facts: Mapping[str, Any]) -> ServerRecord:
-    """Run the collector on one server (in a worker thread) and build its record; never raises for the server."""
+def _collect(options: ScanOptions, facts: Mapping[str, Any], cancel: Cancel | None = None) -> ServerRecord:
+    """Run the collector on one server (in a worker thread) and build its record; never raises for the server.
+    `cancel` closes its connection when the watchdog gives up on it."""
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.monotonic()
     target = options.wsman_target(facts["fqdn"] or facts["name"])
@@ -313,7 +399,7 @@ def _collect(options: ScanOptions, facts: Mapping[str, Any]) -> ServerRecord:
 
     reason: str | None
     try:
-        result = run_script(target, creds, collector_script(), params)
+        result = run_script(target, creds, collector_script(), params, cancel)
     except RemoteFailure as failure:
         status, reason, reading = failure.status, failure.reason, None
     else:

@@ -2,8 +2,9 @@
 
 What it does: `run_fed` starts up to `parallel` of the tasks a `Feed` hands it (from any thread, while it runs),
 hands each outcome (its value, its exception, or that it timed out) to a callback in the running thread as soon as
-it is known, and abandons a task that passes its limit: its thread keeps running in the background (daemon, so
-the process can still exit) and whatever it returns later is dropped. An abandoned task no longer counts against
+it is known, and abandons a task that passes its limit: its `cancel` callable (given with the task) is called so
+that the task can cut what it is waiting on (a connection), its thread ends in the background (daemon, so the
+process can still exit) and whatever it returns later is dropped. An abandoned task no longer counts against
 `parallel`. It returns when the feed is closed and every task has an outcome, or at once when the feed is
 aborted (running tasks are then abandoned). `run_bounded` is the same for a list of tasks known up front.
 
@@ -12,6 +13,7 @@ What it must not do: know what the tasks do, retry them, or reuse anything an ab
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -45,12 +47,13 @@ class Feed(Generic[T]):
         self._lock = threading.Lock()
         self._aborted = threading.Event()
 
-    def put(self, task: Callable[[], T]) -> int:
-        """Queue `task`; returns its index (0, 1, ... in the order of `put`)."""
+    def put(self, task: Callable[[], T], cancel: Callable[[], None] | None = None) -> int:
+        """Queue `task`; returns its index (0, 1, ... in the order of `put`). `cancel` is called (in the running
+        thread; it must not block) if the task is abandoned at its limit."""
         with self._lock:
             index = self._count
             self._count += 1
-        self._events.put(("task", index, task))
+        self._events.put(("task", index, task, cancel))
         return index
 
     def close(self) -> None:
@@ -69,11 +72,13 @@ def run_bounded(
     limit: float,
     on_outcome: Callable[[int, Outcome[T]], None],
     name: str = "eems-check",
+    cancels: Sequence[Callable[[], None] | None] = (),
 ) -> None:
-    """Run every task; call `on_outcome(index, outcome)` once per task, in the calling thread."""
+    """Run every task; call `on_outcome(index, outcome)` once per task, in the calling thread. `cancels[i]`, if
+    given, is called when task i is abandoned at its limit."""
     feed: Feed[T] = Feed()
-    for task in tasks:
-        feed.put(task)
+    for i, task in enumerate(tasks):
+        feed.put(task, cancels[i] if i < len(cancels) else None)
     feed.close()
     run_fed(feed, parallel=parallel, limit=limit, on_outcome=on_outcome, name=name)
 
@@ -88,8 +93,8 @@ def run_fed(
 ) -> None:
     """Run the tasks `feed` hands over until it is closed (or aborted); see the module docstring."""
     events = feed._events
-    pending: deque[tuple[int, Callable[[], T]]] = deque()
-    running: dict[int, tuple[float, float]] = {}  # index -> (started, deadline)
+    pending: deque[tuple[int, Callable[[], T], Callable[[], None] | None]] = deque()
+    running: dict[int, tuple[float, float, Callable[[], None] | None]] = {}  # index -> (started, deadline, cancel)
     closed = False
 
     def worker(index: int, task: Callable[[], T], started: float) -> None:
@@ -102,11 +107,13 @@ def run_fed(
 
     while not closed or pending or running:
         if feed._aborted.is_set():
+            for _, _, cancel in running.values():
+                _cancel(cancel)
             return
         while pending and len(running) < max(1, parallel):
-            index, task = pending.popleft()
+            index, task, cancel = pending.popleft()
             started = time.monotonic()
-            running[index] = (started, started + limit)
+            running[index] = (started, started + limit, cancel)
             threading.Thread(
                 target=worker, args=(index, task, started), name=f"{name}-{index}", daemon=True
             ).start()
@@ -116,18 +123,28 @@ def run_fed(
             event = events.get(timeout=wait)
         except queue.Empty:
             now = time.monotonic()
-            for index, (started, deadline) in list(running.items()):
+            for index, (started, deadline, cancel) in list(running.items()):
                 if deadline <= now:
                     del running[index]
+                    _cancel(cancel)
                     on_outcome(index, Outcome(timed_out=True, elapsed=now - started))
             continue
         kind = event[0]
         if kind == "task":
-            pending.append((event[1], event[2]))
+            pending.append((event[1], event[2], event[3]))
         elif kind == "closed":
             closed = True
         elif kind == "abort":
+            for _, _, cancel in running.values():
+                _cancel(cancel)
             return
         elif event[1] in running:  # "done"; else it was abandoned, and its late result is dropped
             del running[event[1]]
             on_outcome(event[1], event[2])
+
+
+def _cancel(cancel: Callable[[], None] | None) -> None:
+    """Call a task's cancel; whatever it raises must not stop the run (the task is abandoned either way)."""
+    if cancel is not None:
+        with contextlib.suppress(Exception):  # a failing cancel leaves the task abandoned, as without one
+            cancel()

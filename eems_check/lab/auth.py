@@ -31,7 +31,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import spnego
-from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1  # private, but pinned with pyspnego
 from spnego.exceptions import SpnegoError
 
 from eems_check.lab.orgfile import Account
@@ -84,11 +83,11 @@ class NtlmUserStore:
     def register(cls, accounts: Iterable[Account], dns_domain: str) -> int:
         lines: list[str] = []
         for acc in accounts:
-            # smbpasswd lines (name:uid:LM:NT:flags:time) carry the hashes, so the acceptor does not derive them
-            # (the LM one with a pure-Python DES) for every connection, and a password may hold any character.
-            hashes = f"{lmowfv1(acc.password).hex().upper()}:{ntowfv1(acc.password).hex().upper()}"
-            names = [f"{acc.domain}\\{acc.user}", f"{acc.user}@{dns_domain}"] if acc.domain else [acc.user]
-            lines.extend(f"{name}:1000:{hashes}:[U]:LCT-00000000" for name in names)
+            # pyspnego's documented Heimdal form, DOMAIN:USER:PASSWORD (the org file refuses ':' and line breaks in
+            # names and passwords); the UPN form has an empty domain.
+            if acc.domain:
+                lines.append(f"{acc.domain}:{acc.user}:{acc.password}")
+            lines.append(f":{acc.user}@{dns_domain}:{acc.password}")
         with cls._lock:
             handle = cls._next
             cls._next += 1

@@ -366,7 +366,14 @@ def _get_exchange_server(rt: Runtime, p: Params, _input: list[Any], emit: Callab
     if identity is None and p.positional:
         identity = p.positional[0]
     if identity is None:
-        for server in rt.org.servers:
+        ad_error = rt.server.fault("ad_error", "exchange")
+        for index, server in enumerate(rt.org.servers):
+            if ad_error is not None and index == ad_error.after:
+                record = _ad_unavailable(rt)
+                if ad_error.terminating:
+                    raise TerminatingError(record)
+                sink.error(record)
+                return
             emit(objects.exchange_server(server, rt.org))
         return
     wanted = str(identity)
@@ -375,6 +382,24 @@ def _get_exchange_server(rt: Runtime, p: Params, _input: list[Any], emit: Callab
         sink.error(_object_not_found(rt, wanted))
         return
     emit(objects.exchange_server(found, rt.org))
+
+
+def _ad_unavailable(rt: Runtime) -> ErrorRecord:
+    """What Get-ExchangeServer writes when its domain controller stops answering in the middle of a list."""
+    return _record(
+        f"Active Directory operation failed on {rt.org.domain_controller}. This error is not retriable. "
+        "Additional information: The server is not operational.",
+        [
+            "Microsoft.Exchange.Data.Directory.ADTransientException",
+            "Microsoft.Exchange.Data.Directory.ADOperationException",
+            "Microsoft.Exchange.Data.DataSourceOperationException",
+            "System.Exception",
+            "System.Object",
+        ],
+        ErrorCategory.ReadError,
+        "ADTransientException",
+        f"[Server={rt.server.name.upper()}] [FailureCategory=Cmdlet-ADTransientException] 8E1A4B23,{_GES}",
+    )
 
 
 def _get_organization_config(
@@ -688,11 +713,10 @@ def _run_collector(rt: Runtime, p: Params, emit: Callable[[Any], None], sink: Si
         proxy=str(p.get("Proxy")) if p.get("Proxy") else None,
     )
     server = rt.server
-    delay = server.fault("delay")
-    if delay is not None and delay.scope == "collector":
+    delay = server.fault("delay", scope="collector")
+    if delay is not None:
         sink.sleep(delay.ms / 1000)
-    hang = server.fault("hang")
-    if hang is not None and hang.scope == "collector":
+    if server.fault("hang", scope="collector") is not None:
         sink.hang()
     now = rt.clock()
     if server.fault("garbage") is not None:

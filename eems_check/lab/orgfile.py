@@ -67,6 +67,11 @@ FAULT_KINDS = (
     "garbage",
     "oversized",
     "http_refuse",
+    "endless_body",
+    "negative_chunk",
+    "trailing_bytes",
+    "fqdn_as",
+    "ad_error",
 )
 ENDPOINTS = ("wsman", "exchange", "both")
 # Faults that only concern the collector script, i.e. the /wsman endpoint.
@@ -199,6 +204,9 @@ class FaultSpec:
     mb: float = 1.0  # oversized
     code: int = 5  # wsman_fault
     message: str = "Access is denied."  # wsman_fault
+    fqdn: str = ""  # fqdn_as: what Get-ExchangeServer says the server's Fqdn is
+    after: int = 0  # ad_error: servers Get-ExchangeServer lists before the error
+    terminating: bool = False  # ad_error: the error ends the pipeline (Failed) instead of being written
 
     def applies_to(self, endpoint: str) -> bool:
         """Whether this fault concerns ``endpoint`` (``wsman`` or ``exchange``)."""
@@ -237,10 +245,11 @@ class ServerSpec:
     def is_mailbox(self) -> bool:
         return "Mailbox" in self.roles
 
-    def fault(self, kind: str, endpoint: str | None = None) -> FaultSpec | None:
-        """The first fault of ``kind`` that applies to ``endpoint`` (any endpoint when None)."""
+    def fault(self, kind: str, endpoint: str | None = None, scope: str | None = None) -> FaultSpec | None:
+        """The first fault of ``kind`` that applies to ``endpoint`` (any endpoint when None) and has ``scope``
+        (any scope when None): a server may both answer every request late and run its collector long."""
         for f in self.faults:
-            if f.kind == kind and (endpoint is None or f.applies_to(endpoint)):
+            if f.kind == kind and (endpoint is None or f.applies_to(endpoint)) and scope in (None, f.scope):
                 return f
         return None
 
@@ -851,6 +860,11 @@ _FAULT_PARAMS: dict[str, tuple[str, ...]] = {
     "garbage": (),
     "oversized": ("mb",),
     "http_refuse": (),
+    "endless_body": ("endpoint",),
+    "negative_chunk": ("endpoint",),
+    "trailing_bytes": ("endpoint",),
+    "fqdn_as": ("fqdn",),
+    "ad_error": ("after", "terminating"),
 }
 
 
@@ -898,6 +912,12 @@ def _parse_faults(ck: _Checker, m: _LDict, what: str) -> tuple[FaultSpec, ...]:
             if not 0 < mb <= 256:
                 raise ck.fail(ck.line_of(f, "mb"), "fault oversized: mb must be > 0 and <= 256")
             kwargs["mb"] = float(mb)
+        elif kind == "ad_error":
+            kwargs["after"] = ck.get(f, "after", int, "fault ad_error", default=0)
+            kwargs["terminating"] = ck.get(f, "terminating", bool, "fault ad_error", default=False)
+            kwargs["endpoint"] = "exchange"
+        elif kind == "fqdn_as":
+            kwargs["fqdn"] = ck.get(f, "fqdn", str, "fault fqdn_as", required=True)
         elif kind == "wsman_fault":
             kwargs["code"] = ck.get(f, "code", int, "fault wsman_fault", default=5)
             kwargs["message"] = ck.get(f, "message", str, "fault wsman_fault", default="Access is denied.")

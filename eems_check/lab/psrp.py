@@ -143,9 +143,7 @@ class LabShell:
         self.created = time.time()
         self.last_activity = self.created
         self.cond = threading.Condition()
-        compat.reuse_client_messages()
-        private_data = compat.shared_private_data(windows_powershell_private_data)
-        self.pool = psrpcore.ServerRunspacePool(application_private_data=private_data)
+        self.pool = psrpcore.ServerRunspacePool(application_private_data=windows_powershell_private_data())
         self.pool_queue: deque[bytes] = deque()
         self.runs: dict[uuid.UUID, _Run] = {}
         self.closed = False
@@ -383,7 +381,7 @@ class LabShell:
             if run.stop_event.is_set() or run.pipeline.state != PSInvocationState.Running:
                 return
             if failure is None:
-                compat.complete_pipeline(run.pipeline)
+                run.pipeline.complete()
             else:
                 compat.fail_pipeline(run.pipeline, failure)
             run.finished = True

@@ -16,20 +16,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.client
 import http.server
-import io
 import ipaddress
 import logging
 import os
-import re
 import socket
 import socketserver
 import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar, overload
+from typing import Any
 
 from eems_check.lab import auth, cmdlets, listening, psrp, wsman
 from eems_check.lab.orgfile import LabOrgSpec, ServerSpec, format_build
@@ -58,6 +55,14 @@ _HTML_500 = (
     b"</H1>\r\n<h2> <i>Runtime Error</i> </h2></span>\r\n"
     b"<b> Description: </b>An application error occurred on "
     b"the server.&nbsp;<br><br>\r\n</body>\r\n</html>\r\n"
+)
+
+
+_ENDLESS_BLOCKS = 32 * 1024  # 64 KiB blocks: 2 GiB at most
+# A second answer nobody asked for, written right after a real one (the ``trailing_bytes`` fault).
+_SMUGGLED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: 23\r\n\r\n"
+    b"<smuggled-answer-xyz />"
 )
 
 
@@ -116,117 +121,12 @@ class _Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
         log.debug("lab connection error from %s", client_address, exc_info=True)
 
 
-# -- request heads ------------------------------------------------------------------------------------------
-# BaseHTTPRequestHandler.parse_request hands every request head to the email package's feed parser, about 10%
-# of the lab's CPU per request in the scan benchmark. _Handler reads the head itself with the same limits and
-# the same results as that parser (http.client.parse_headers with email's compat32 policy).
-
-_MAX_LINE = 65536  # http.client._MAXLINE: longest header line
-_MAX_HEADERS = 100  # http.client._MAXHEADERS: most lines in a head, counting the blank line that ends it
-# A field line as email's feed parser takes it: a name (printable ASCII but space and ":"), a colon, blanks, the
-# value with its line end. It also passes over mbox "From " lines and lines with an empty name (":...").
-_FIELD = re.compile(r"([\041-\071\073-\176]+):[ \t]*(.*)", re.DOTALL)
-_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")  # email's line ends: CRLF, lone CR, LF
-_T = TypeVar("_T")
-
-
-def _http_version(version: str) -> tuple[int, int] | None:
-    """``HTTP/<major>.<minor>`` as numbers (up to 10 digits each, as the stdlib), None when malformed."""
-    parts = version[5:].split(".") if version.startswith("HTTP/") else []
-    if len(parts) != 2 or not all(part.isdigit() and len(part) <= 10 for part in parts):
-        return None
-    try:
-        return int(parts[0]), int(parts[1])
-    except ValueError:  # isdigit() digits that int() refuses, such as "²"
-        return None
-
-
-class _Headers:
-    """A request's header fields: the part of ``email.message.Message`` that the lab uses.
-
-    Names are case-insensitive; repeated fields are all kept, in order; ``get`` and ``[]`` give the first
-    value and None (or ``default``) when missing, as ``Message`` does.
-    """
-
-    __slots__ = ("_fields", "_first")
-
-    def __init__(self, fields: list[tuple[str, str]]) -> None:
-        self._fields = fields
-        self._first: dict[str, str] = {}
-        for name, value in fields:
-            self._first.setdefault(name.lower(), value)
-
-    @overload
-    def get(self, name: str) -> str | None: ...
-    @overload
-    def get(self, name: str, default: _T) -> str | _T: ...
-    def get(self, name: str, default: object = None) -> object:
-        return self._first.get(name.lower(), default)
-
-    def __getitem__(self, name: str) -> str | None:
-        return self._first.get(name.lower())
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._first
-
-    def items(self) -> list[tuple[str, str]]:
-        return list(self._fields)
-
-    def get_all(self, name: str, failobj: _T | None = None) -> list[str] | _T | None:
-        key = name.lower()
-        return [value for field, value in self._fields if field.lower() == key] or failobj
-
-
-def _read_head(rfile: io.BufferedIOBase) -> _Headers:
-    """Read header lines up to the blank line; the fields that ``http.client.parse_headers`` would give.
-
-    Raises ``http.client.LineTooLong`` / ``http.client.HTTPException`` as that function does at 65536 bytes in
-    a line / 100 lines. Like the email parser: a line starting with space or tab continues the field before it
-    (the value keeps the inner line ends, ``"a\\r\\n b"``); a value loses leading blanks and trailing line
-    ends only; a lone CR also ends a line; "From " lines and lines with an empty name are skipped; a line of any
-    other form (or a blank piece) ends the fields, the rest of the head is read but ignored.
-    """
-    fields: list[tuple[str, str]] = []
-    name = ""  # the field being read ("" while none)
-    value = ""
-    done = False
-    count = 0
-    while True:
-        raw = rfile.readline(_MAX_LINE + 1)
-        if len(raw) > _MAX_LINE:
-            raise http.client.LineTooLong("header line")
-        count += 1
-        if count > _MAX_HEADERS:
-            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
-        if raw in (b"\r\n", b"\n", b""):
-            break
-        if done:
-            continue
-        line = raw.decode("iso-8859-1")
-        for piece in _LINES.findall(line) if raw.count(b"\r") > raw.endswith(b"\r\n") else (line,):
-            if piece[0] in " \t":
-                value += piece  # a continuation; dropped when no field is open
-                continue
-            if name:
-                fields.append((name, value.rstrip("\r\n")))
-                name = ""
-            field = _FIELD.match(piece)
-            if field is not None:
-                name, value = field.groups()
-            elif piece[0] != ":" and not piece.startswith("From "):
-                done = True
-                break
-    if name:
-        fields.append((name, value.rstrip("\r\n")))
-    return _Headers(fields)
-
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     """One TCP connection (keep-alive); holds that connection's authentication state."""
 
     protocol_version = "HTTP/1.1"
     server: _Listener
-    headers: _Headers  # type: ignore[assignment]  # parse_request's own, not email.message.Message
     raw_requestline: bytes  # set by handle_one_request
     timeout = 300
 
@@ -258,64 +158,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         with contextlib.suppress(OSError, ssl.SSLError, ValueError):
             super().handle()
 
-    def parse_request(self) -> bool:
-        """``BaseHTTPRequestHandler.parse_request`` (Python 3.11) with the head read by ``_read_head``.
-
-        The stdlib's version runs every head through the email package's feed parser: ~10% of the lab's CPU
-        per request. Same request-line checks, errors (400, 505, 431), ``close_connection`` rules,
-        ``//`` path folding and ``Expect: 100-continue`` handling as the stdlib.
-        """
-        self.command = None  # type: ignore[assignment]  # as the stdlib: no command while the line is bad
-        self.request_version = self.default_request_version
-        self.close_connection = True
-        self.requestline = requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
-        words = requestline.split()
-        if not words:
-            return False
-        if len(words) >= 3:
-            version = words[-1]
-            number = _http_version(version)
-            if number is None:
-                self.send_error(http.HTTPStatus.BAD_REQUEST, f"Bad request version ({version!r})")
-                return False
-            if number >= (1, 1) and self.protocol_version >= "HTTP/1.1":
-                self.close_connection = False
-            if number >= (2, 0):
-                self.send_error(http.HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"Invalid HTTP version ({version[5:]})")
-                return False
-            self.request_version = version
-        if not 2 <= len(words) <= 3:
-            self.send_error(http.HTTPStatus.BAD_REQUEST, f"Bad request syntax ({requestline!r})")
-            return False
-        command, path = words[:2]
-        if len(words) == 2:
-            self.close_connection = True
-            if command != "GET":
-                self.send_error(http.HTTPStatus.BAD_REQUEST, f"Bad HTTP/0.9 request type ({command!r})")
-                return False
-        self.command = command
-        self.path = "/" + path.lstrip("/") if path.startswith("//") else path  # gh-87389, as the stdlib
-        try:
-            self.headers = _read_head(self.rfile)
-        except http.client.LineTooLong as err:
-            self.send_error(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long", str(err))
-            return False
-        except http.client.HTTPException as err:
-            self.send_error(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers", str(err))
-            return False
-        conntype = self.headers.get("Connection", "").lower()
-        if conntype == "close":
-            self.close_connection = True
-        elif conntype == "keep-alive" and self.protocol_version >= "HTTP/1.1":
-            self.close_connection = False
-        if (
-            self.headers.get("Expect", "").lower() == "100-continue"
-            and self.protocol_version >= "HTTP/1.1"
-            and self.request_version >= "HTTP/1.1"
-        ):
-            return self.handle_expect_100()
-        return True
-
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
@@ -328,6 +170,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         headers: list[tuple[str, str]] | None = None,
         *,
         close: bool = False,
+        trailer: bytes = b"",
     ) -> None:
         reason = self.responses.get(status, ("",))[0]
         lines = [f"HTTP/1.1 {status} {reason}", f"Server: {_SERVER_HEADERS[self.server.endpoint]}"]
@@ -338,7 +181,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             lines.append("Connection: close")
             self.close_connection = True
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.wfile.write(head + body)  # one write: no header/body split on the wire
+        self.wfile.write(head + body + trailer)  # one write: no header/body split on the wire
         with contextlib.suppress(OSError, AttributeError):
             self.wfile.flush()
 
@@ -368,12 +211,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(404, _HTTPSYS_404, [("Content-Type", "text/html; charset=us-ascii")])
             return
 
-        hang = spec.fault("hang", endpoint)
-        if hang is not None and hang.scope == "all":
+        if spec.fault("hang", endpoint, scope="all") is not None:
             self._hang()
             return
-        delay = spec.fault("delay", endpoint)
-        if delay is not None and delay.scope == "request" and delay.ms and lab.stopping.wait(delay.ms / 1000):
+        delay = spec.fault("delay", endpoint, scope="request")
+        if delay is not None and delay.ms and lab.stopping.wait(delay.ms / 1000):
             self.close_connection = True
             return
 
@@ -423,6 +265,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(400, b"", extra)
             return
 
+        for kind in ("endless_body", "negative_chunk"):
+            if spec.fault(kind, endpoint) is not None:
+                self._endless(chunked=kind == "negative_chunk")
+                return
+
         registry = self.server.registry
         assert registry is not None
         req: wsman.WSManRequest | None = None
@@ -446,7 +293,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             ctype, payload = auth.seal(context, payload, auth.sealed_protocol(content_type))
         else:
             ctype = _SOAP_TYPE
-        self._send(status, payload, [*extra, ("Content-Type", ctype)])
+        smuggled = _SMUGGLED if spec.fault("trailing_bytes", endpoint) is not None else b""
+        self._send(status, payload, [*extra, ("Content-Type", ctype)], trailer=smuggled)
+
+    def _endless(self, *, chunked: bool) -> None:
+        """An answer that never ends (the ``endless_body`` and ``negative_chunk`` faults): bounded at 2 GiB, and
+        over as soon as the client hangs up or the lab stops."""
+        framing = "Transfer-Encoding: chunked\r\n\r\n-10\r\n" if chunked else "Connection: close\r\n\r\n"
+        head = f"HTTP/1.1 200 OK\r\nServer: {_SERVER_HEADERS[self.server.endpoint]}\r\nContent-Type: {_SOAP_TYPE}\r\n"
+        self.close_connection = True
+        block = b"<s:Envelope>" + b"x" * (64 * 1024 - 12)
+        with contextlib.suppress(OSError):
+            self.wfile.write((head + framing).encode("latin-1"))
+            for _ in range(_ENDLESS_BLOCKS):
+                if self.server.lab.stopping.is_set():
+                    break
+                self.wfile.write(block)
 
     def _user_name(self) -> str:
         return self.server.lab.credentials[0]

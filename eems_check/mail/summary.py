@@ -143,6 +143,7 @@ class MailSummary:
     links: tuple[Link, ...]
     org_eems_off: bool
     changes: str | None = None  # one line on what changed since the previous report (--compare-to), if any
+    discovery_problems: tuple[str, ...] = ()  # why the server list may be incomplete (a partial discovery)
 
     @property
     def more(self) -> int:
@@ -251,6 +252,7 @@ def summarise(report: Report, limit: int) -> MailSummary:
         links=_links(listed),
         org_eems_off=report.inventory.org.mitigations_enabled is False,
         changes=_changes_line(report),
+        discovery_problems=tuple(one_line(p, 300) for p in report.inventory.org.discovery_problems),
     )
 
 

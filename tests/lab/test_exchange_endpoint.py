@@ -25,7 +25,7 @@ def test_get_exchange_server_returns_typed_objects_with_adapted_properties(basic
         assert ps.state == PSInvocationState.COMPLETED
     assert [str(o) for o in out] == ["EX01", "EX02", "EDGE01"]
     ex01 = out[0]
-    assert ex01.types[0] == "Deserialized.Microsoft.Exchange.Data.Directory.Management.ExchangeServer"
+    assert ex01.types[0] == "Microsoft.Exchange.Data.Directory.Management.ExchangeServer"
     assert ex01.extended_properties == {}
     props = ex01.adapted_properties
     assert props["Fqdn"] == "EX01.contoso.lab"
@@ -33,7 +33,7 @@ def test_get_exchange_server_returns_typed_objects_with_adapted_properties(basic
     assert props["MitigationsEnabled"] is True and props["DataCollectionEnabled"] is False
     adv = props["AdminDisplayVersion"]
     assert str(adv) == "Version 15.2 (Build 1118.7)"
-    assert adv.types[0] == "Deserialized.Microsoft.Exchange.Data.ServerVersion"
+    assert adv.types[0] == "Microsoft.Exchange.Data.ServerVersion"
     assert (
         adv.adapted_properties["Major"],
         adv.adapted_properties["Build"],
@@ -58,7 +58,7 @@ def test_multi_valued_properties_arrive_as_typed_lst(basic_lab: LabOrg) -> None:
     applied = ex01.adapted_properties["MitigationsApplied"]
     blocked = ex01.adapted_properties["MitigationsBlocked"]
     assert applied.types[0].startswith(
-        "Deserialized.Microsoft.Exchange.Data.MultiValuedProperty`1[[System.String"
+        "Microsoft.Exchange.Data.MultiValuedProperty`1[[System.String"
     )
     assert applied.property_sets == ["<LST><S>PING1</S><S>M1.1</S></LST>"]
     assert blocked.property_sets == ["<LST><S>M2.1.0</S></LST>"]
