@@ -97,6 +97,9 @@ def _add_outputs(p: argparse.ArgumentParser) -> None:
         help="exit 1 when a server has a finding at or above this severity (default: error)",
     )
     add_mail_arguments(p)
+    from .history.command import add_run_arguments
+
+    add_run_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a saved inventory and write the reports")
     p.add_argument(
-        "inventory", type=Path, help="inventory JSON (from scan --save-inventory or Export-EemsInventory.ps1)"
+        "inventory",
+        type=Path,
+        help="inventory JSON (from scan --save-inventory or Export-EemsInventory.ps1), or a capture folder "
+        "(Export-EemsInventory.ps1 -Capture)",
     )
     _add_rules(p)
     _add_outputs(p)
@@ -121,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_scan_arguments(p)
     p.add_argument("--save-inventory", type=Path, metavar="FILE", help="also save the collected inventory (JSON)")
+    p.set_defaults(default_of=p.get_default)  # a --config scan: section fills only what the flags left at default
     _add_rules(p)
     _add_outputs(p)
     _add_common(p)
@@ -156,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kerberos-only", action="store_true", help="offer Kerberos only (like Exchange's /PowerShell)")
     _add_common(p)
 
+    p = sub.add_parser("scripts", help="where the PowerShell wrappers are, or copy them to a folder")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--path", action="store_true", help="print the folder of the installed wrappers")
+    where.add_argument("--copy", type=Path, metavar="DIR", help="copy the wrappers and the collector script to DIR")
+    _add_common(p)
+
     p = sub.add_parser("build", help="explain Exchange build numbers in any spelling")
     p.add_argument(
         "builds", nargs="+", metavar="BUILD", help="e.g. 15.2.1118.26, 15.02.1118.026 or 'Version 15.2 (Build 1118.7)'"
@@ -164,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--today", type=_date, metavar="YYYY-MM-DD")
     _add_rules(p)
     _add_common(p)
+
+    from .history import command as history_command
+
+    history_command.add_parser(sub, _add_common, _Parser)
 
     p = sub.add_parser("diff", help="what changed between two saved JSON reports")
     p.add_argument("old", type=Path, metavar="OLD.json")
@@ -259,7 +276,7 @@ def _report_and_exit(
     html: Path | None = None,
     json_path: Path | None = None,
     csv: Path | None = None,
-    previous: tuple[Path, dict[str, object]] | None = None,
+    previous: tuple[Path, Report] | None = None,
     mail: MailSettings | None = None,
 ) -> int:
     now = _now()
@@ -267,12 +284,14 @@ def _report_and_exit(
     report = evaluate(inventory, ruleset, today=today, generated_at=now)
     if previous is not None:
         from .diff import compare
-        from .render.json_report import report_to_document
 
-        path, document = previous
-        changes = compare(document, report_to_document(report), old_label=str(path))
+        path, before = previous
+        changes = compare(before, report, old_label=str(path))
         report = dataclasses.replace(report, changes=changes)
     plan = OutputPlan.build(html=html, json=json_path, csv=csv, output_dir=plan_dir, org=inventory.org.name, stamp=now)
+    from .history.command import record
+
+    report, recorded = record(args, report, list(plan.paths.values()))
     written = write_reports(report, plan)
     for line in _summary_lines(report):
         _say(args, line)
@@ -282,6 +301,8 @@ def _report_and_exit(
         _say(args, f"  Changes: {headline(report.changes)}")
     for fmt, path in written.items():
         _say(args, f"{fmt.value.upper()} report: {path.resolve()}")
+    if recorded:
+        _say(args, recorded)
     fail_on = getattr(args, "fail_on", "error")
     if mail is not None:  # after writing: a mail failure (exit 4) loses nothing
         sent = deliver(report, written, mail, FAIL_ON.get(fail_on))
@@ -289,20 +310,22 @@ def _report_and_exit(
     return _exit_for(report, fail_on)
 
 
-def _previous(args: argparse.Namespace) -> tuple[Path, dict[str, object]] | None:
+def _previous(args: argparse.Namespace) -> tuple[Path, Report] | None:
     """The --compare-to report, read before any scanning so that a bad file fails fast."""
     if not getattr(args, "compare_to", None):
         return None
-    from .diff import load_report_document
+    from .report_io import read_report
 
-    return args.compare_to, load_report_document(args.compare_to)
+    return args.compare_to, read_report(args.compare_to)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     mail = _mail_settings(args)  # first: a bad mail setting fails before any work
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
-    inventory = read_inventory(args.inventory)
+    from .collect.capture import is_capture, read_capture
+
+    inventory = read_capture(args.inventory) if is_capture(args.inventory) else read_inventory(args.inventory)
     return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous, mail)
 
 
@@ -333,8 +356,12 @@ def _progress(args: argparse.Namespace) -> Callable[[int, int, int], None] | Non
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from .collect import options_from_args, scan
+    from .collect.remoting import AUTH_METHODS
+    from .scan_config import apply_scan_config
 
+    apply_scan_config(args, args.default_of, {"auth": AUTH_METHODS, "fail_on": (*FAIL_ON, "never")})
     mail = _mail_settings(args)  # before the scan: a typo must not cost a whole scan
+
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
     options = options_from_args(args, os.environ)
@@ -375,6 +402,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         inventory = scan(options, progress=_progress(args))
     _save_inventory(inventory, args.output_dir / "inventory.json")
     _report_and_exit(args, inventory, ruleset, args.output_dir)
+    return EXIT_OK
+
+
+def cmd_scripts(args: argparse.Namespace) -> int:
+    from .wrappers import copy_scripts, scripts_dir
+
+    if args.path:
+        print(scripts_dir())
+        return EXIT_OK
+    for path in copy_scripts(args.copy):
+        print(path)
     return EXIT_OK
 
 
@@ -473,6 +511,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_USAGE if bad else EXIT_OK
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from .history.command import run
+
+    return run(args)
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     if args.rules_command == "update":
         from . import rules_update
@@ -546,11 +590,13 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "scan": cmd_scan,
     "demo": cmd_demo,
+    "scripts": cmd_scripts,
     "lab": cmd_lab,
     "build": cmd_build,
     "rules": cmd_rules,
     "diff": cmd_diff,
     "send": cmd_send,
+    "history": cmd_history,
 }
 
 
@@ -558,7 +604,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        from .history.command import default_subcommand
+
+        args = build_parser().parse_args(default_subcommand(argv))
         _setup_logging(args)
         _mask_log_lines()
         return COMMANDS[args.command](args)

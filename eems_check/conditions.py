@@ -463,6 +463,24 @@ def judge_ocs_probe(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     if probe is None or not probe.ran:
         return _na(probe.reason if probe and probe.reason else "the probe did not run")
     via = f" through proxy {probe.proxy}" if probe.proxy else " (no proxy)"
+    if probe.proxy_auth_required:
+        detail = f"proxy requires authentication (inconclusive){via}"
+        return Outcome(
+            Verdict.UNKNOWN,
+            {"detail": detail},
+            reason=f"{detail}: the probe's session could not authenticate to the proxy; EEMS itself authenticates "
+            "as the computer account",
+        )
+    issuer = probe.certificate_issuer
+    expected = [str(o) for o in params.get("issuer_organizations", [])]
+    if issuer and expected and not any(f"o={o}".lower() in issuer.lower() for o in expected):
+        return Outcome(
+            Verdict.FAIL,
+            {
+                "detail": f"{probe.url or 'the Office Config Service'} was served{via} a certificate issued by "
+                f"{issuer}: TLS inspection, which breaks EEMS's certificate validation"
+            },
+        )
     if probe.reachable:
         return Outcome(
             Verdict.PASS,
@@ -492,9 +510,20 @@ def judge_get_mitigations(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     )
     bad = [w for w in result.warnings if any(p in w.lower() for p in patterns)]
     if bad:
-        return Outcome(Verdict.FAIL, {"detail": f"WARNING: {bad[0]}"}, evidence=tuple(bad) + listed)
+        # The warning describes the computer that ran the script, which need not be the server judged.
+        on = f" (on {result.host})" if result.host else ""
+        return Outcome(Verdict.FAIL, {"detail": f"WARNING{on}: {bad[0]}"}, evidence=tuple(bad) + listed)
     if result.errors:
         return Outcome(Verdict.FAIL, {"detail": f"error: {result.errors[0]}"}, evidence=result.errors + listed)
+    if result.host and result.host.split(".")[0].lower() != ctx.server.name.split(".")[0].lower():
+        # Export-EemsInventory.ps1 runs the script in the admin's shell: its connectivity check describes that
+        # computer, so no warning there says nothing about this server.
+        return Outcome(
+            Verdict.UNKNOWN,
+            evidence=listed,
+            reason=f"Get-Mitigations.ps1 ran on {result.host}, not on this server, so its connectivity check does "
+            "not describe this server (-ProbeOcs tests from the server itself)",
+        )
     return Outcome(Verdict.PASS, evidence=listed, reason="no connectivity warning")
 
 
@@ -554,7 +583,7 @@ KINDS: dict[str, KindSpec] = {
     "eems_evidence": KindSpec(
         {"event_ids": Param(list), "patterns": Param(list)}, ("count", "newest"), judge_eems_evidence
     ),
-    "ocs_probe": KindSpec({}, ("detail",), judge_ocs_probe),
+    "ocs_probe": KindSpec({"issuer_organizations": Param(list)}, ("detail",), judge_ocs_probe),
     "get_mitigations": KindSpec({"patterns": Param(list)}, ("detail",), judge_get_mitigations),
     "collection": KindSpec({"partial_severity": Param(str)}, ("status", "reason"), judge_collection),
     "edge_server": KindSpec({}, (), judge_edge_server),

@@ -34,6 +34,9 @@ from .model import (
     ServerRecord,
     ServiceState,
 )
+from .schema_errors import message as _message
+from .schema_errors import ordered
+from .schema_errors import where as _where
 
 SCHEMA_ID = "eems-check/inventory"
 SCHEMA_VERSION = 1
@@ -136,27 +139,6 @@ def _is_array_wrapper(value: Any) -> bool:
     )
 
 
-def _where(error: jsonschema.ValidationError) -> str:
-    out = ""
-    for part in error.absolute_path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "document"
-
-
-def _message(error: jsonschema.ValidationError) -> str:
-    if error.validator == "additionalProperties":
-        return error.message.replace("Additional properties are not allowed", "unknown field(s)")
-    if error.validator == "type":
-        want = error.validator_value
-        want_text = " or ".join(want) if isinstance(want, list) else want
-        shown = json.dumps(error.instance)
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        return f"must be {want_text}, not {shown}"
-    if error.validator == "required":
-        return error.message.replace("is a required property", "is required")
-    return error.message if len(error.message) < 200 else error.message[:197] + "..."
-
-
 def validate_document(doc: Any, name: str) -> dict[str, Any]:
     """Normalise PowerShell quirks, then validate against the schema; returns the normalised document."""
     if not isinstance(doc, dict):
@@ -166,7 +148,7 @@ def validate_document(doc: Any, name: str) -> dict[str, Any]:
     except InventoryError as exc:
         raise InventoryError(f"{name}: {exc}") from None
     validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(list(e.absolute_path)), _where(e)))
+    errors = ordered(validator.iter_errors(doc))
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
@@ -265,6 +247,7 @@ def server_from_dict(d: Mapping[str, Any], where: str) -> ServerRecord:
             ),
             warnings=_strs(gm.get("warnings")),
             errors=_strs(gm.get("errors")),
+            host=gm.get("host"),
         ),
         ocs_probe=None
         if probe is None
@@ -275,6 +258,7 @@ def server_from_dict(d: Mapping[str, Any], where: str) -> ServerRecord:
             proxy=probe.get("proxy"),
             status_code=probe.get("status_code"),
             error=probe.get("error"),
+            certificate_issuer=probe.get("certificate_issuer"),
         ),
         collection=Collection(
             status=CollectionStatus(coll.get("status") or "ok"),
@@ -369,6 +353,7 @@ def server_to_dict(s: ServerRecord) -> dict[str, Any]:
             ],
             "warnings": list(gm.warnings),
             "errors": list(gm.errors),
+            "host": gm.host,
         }
     )
     p = s.ocs_probe
@@ -382,6 +367,7 @@ def server_to_dict(s: ServerRecord) -> dict[str, Any]:
             "proxy": p.proxy,
             "status_code": p.status_code,
             "error": p.error,
+            "certificate_issuer": p.certificate_issuer,
         }
     )
     c = s.collection

@@ -10,10 +10,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:  # the diff package builds on this model; only the annotation points back
-    from .diff.model import Changes
+EEMS_CATEGORY = "EEMS"  # the rule category of the checks that decide whether EEMS can get mitigations
 
 
 class Severity(str, Enum):
@@ -145,6 +144,7 @@ class GetMitigationsResult:
     mitigations: tuple[Mitigation, ...] = ()
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    host: str | None = None  # the computer that ran the script: its connectivity warning describes that host
 
 
 @dataclass(frozen=True)
@@ -157,12 +157,19 @@ class OcsProbe:
     proxy: str | None = None
     status_code: int | None = None
     error: str | None = None
+    certificate_issuer: str | None = None  # issuer of the certificate the probe was served (TLS inspection shows)
 
     @property
     def reachable(self) -> bool | None:
-        if not self.ran:
+        if not self.ran or self.proxy_auth_required:
             return None
         return self.status_code == 200 and not self.error
+
+    @property
+    def proxy_auth_required(self) -> bool:
+        """HTTP 407: the proxy wants credentials the remote session may not be able to give (no delegation), while
+        EEMS authenticates as the computer account; so reachability is unknown, not failed."""
+        return self.ran and self.status_code == 407
 
 
 @dataclass(frozen=True)
@@ -308,6 +315,186 @@ class RunInfo:
     overview_rules: tuple[tuple[str, str], ...]
 
 
+# What changed since a previous report (`eems-check diff`, `--compare-to`): made by the diff package,
+# carried by a Report, rendered by every format.
+
+
+@dataclass(frozen=True)
+class ReportSide:
+    """Facts about one of the two reports compared."""
+
+    label: str
+    generated_at: dt.datetime
+    org: str | None
+    rules_version: str | None
+    tool_version: str | None
+    servers: int
+
+
+@dataclass(frozen=True)
+class ServerChange:
+    """A server in only one of the reports, with what that report said of it."""
+
+    server: str
+    build_name: str
+    build_number: str | None
+    worst: Severity
+    problems: int  # present findings (FAIL or UNKNOWN) at WARNING or worse
+    top_rule_id: str | None  # its worst problem (FAIL before UNKNOWN, then rule order)
+    top_problem: str | None  # and that finding's message
+
+
+@dataclass(frozen=True)
+class BuildChange:
+    """A server whose build differs at the precision both reports know it."""
+
+    server: str
+    old_name: str
+    old_number: str | None
+    new_name: str
+    new_number: str | None
+    direction: str  # "update", "rollback" or "change" (numbers that do not compare)
+    worst: Severity  # the server's worst severity now
+
+
+@dataclass(frozen=True)
+class FindingChange:
+    """A finding present in only one report of a server that is in both."""
+
+    server: str
+    rule_id: str
+    title: str
+    severity: Severity
+    verdict: Verdict
+    message: str
+
+
+@dataclass(frozen=True)
+class SeverityChange:
+    """The same rule present in both reports of a server, with another severity or verdict."""
+
+    server: str
+    rule_id: str
+    title: str
+    old_severity: Severity
+    new_severity: Severity
+    old_verdict: Verdict
+    new_verdict: Verdict
+    message: str
+    old_message: str
+
+    @property
+    def direction(self) -> str:
+        """One of worse, better, undecided.
+
+        Undecided: a FAIL became UNKNOWN (less data, not a fix), whatever the severities. Otherwise by severity,
+        and worse for an UNKNOWN confirmed as FAIL at the same severity."""
+        if self.old_verdict is Verdict.FAIL and self.new_verdict is Verdict.UNKNOWN:
+            return "undecided"
+        return "better" if self.new_severity.rank < self.old_severity.rank else "worse"
+
+    @property
+    def worse(self) -> bool:
+        return self.direction == "worse"
+
+
+@dataclass(frozen=True)
+class SeverityTotal:
+    """How many servers had `severity` as their worst, then and now."""
+
+    severity: Severity
+    old: int
+    new: int
+
+
+@dataclass(frozen=True)
+class RuleTotal:
+    """How many servers failed an overview rule (EEMS Mar 2023, ...), then and now."""
+
+    rule_id: str
+    label: str
+    old_fail: int
+    new_fail: int
+
+
+@dataclass(frozen=True)
+class ChangeCounts:
+    added_servers: int
+    removed_servers: int
+    build_changes: int
+    new_findings: int
+    resolved_findings: int
+    severity_changes: int
+    worse_changes: int  # severity changes by direction
+    better_changes: int
+    undecided_changes: int
+    unchanged_servers: int
+
+    @property
+    def worse(self) -> int:
+        """New findings plus severity changes for the worse."""
+        return self.new_findings + self.worse_changes
+
+    @property
+    def better(self) -> int:
+        """Resolved findings plus severity changes for the better."""
+        return self.resolved_findings + self.better_changes
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Everything that changed from the `old` report to the `new` one."""
+
+    old: ReportSide
+    new: ReportSide
+    added_servers: tuple[ServerChange, ...]
+    removed_servers: tuple[ServerChange, ...]
+    build_changes: tuple[BuildChange, ...]
+    new_findings: tuple[FindingChange, ...]
+    resolved_findings: tuple[FindingChange, ...]
+    severity_changes: tuple[SeverityChange, ...]
+    severity_totals: tuple[SeverityTotal, ...]
+    rule_totals: tuple[RuleTotal, ...]
+    unchanged_servers: int
+    warnings: tuple[str, ...]
+
+    @property
+    def since(self) -> dt.datetime:
+        """When the old report was generated (UTC)."""
+        return self.old.generated_at
+
+    @property
+    def since_text(self) -> str:
+        return self.since.strftime("%Y-%m-%d %H:%M UTC")
+
+    @property
+    def counts(self) -> ChangeCounts:
+        directions = [c.direction for c in self.severity_changes]
+        return ChangeCounts(
+            added_servers=len(self.added_servers),
+            removed_servers=len(self.removed_servers),
+            build_changes=len(self.build_changes),
+            new_findings=len(self.new_findings),
+            resolved_findings=len(self.resolved_findings),
+            severity_changes=len(self.severity_changes),
+            worse_changes=directions.count("worse"),
+            better_changes=directions.count("better"),
+            undecided_changes=directions.count("undecided"),
+            unchanged_servers=self.unchanged_servers,
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.added_servers
+            or self.removed_servers
+            or self.build_changes
+            or self.new_findings
+            or self.resolved_findings
+            or self.severity_changes
+        )
+
+
 @dataclass(frozen=True)
 class Report:
     """The evaluation of one inventory: what every renderer renders."""
@@ -316,10 +503,25 @@ class Report:
     inventory: Inventory
     servers: tuple[ServerReport, ...]
     changes: Changes | None = None  # what changed since a previous report (--compare-to)
+    # The organisation's recorded runs, this one the newest (--history): a `history.trend.Trend`, typed loosely
+    # because the history package builds on this model and the model imports nothing back.
+    trend: Any = None
 
     @property
     def worst(self) -> Severity:
         return worst([s.worst for s in self.servers])
+
+    @cached_property
+    def eems_overview_rules(self) -> tuple[tuple[str, str], ...]:
+        """The overview rules that decide whether EEMS can get mitigations: those whose findings are in the EEMS
+        category (by default EEMS-OCS-2023 and EEMS-NEW-2026). A rule no server has a finding for falls back to
+        its id starting with "EEMS-"."""
+        out = []
+        for rule_id, label in self.run.overview_rules:
+            categories = {f.category for s in self.servers if (f := s.finding(rule_id)) is not None}
+            if EEMS_CATEGORY in categories or (not categories and rule_id.startswith("EEMS-")):
+                out.append((rule_id, label))
+        return tuple(out)
 
     def with_verdict(self, rule_id: str, verdict: Verdict) -> list[ServerReport]:
         """The servers whose finding for `rule_id` has `verdict`, in report order."""

@@ -38,11 +38,15 @@ class OutputPlan:
         if explicit and output_dir is None:
             return cls(explicit)
         folder = output_dir or Path(".")
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", org).strip("-") or "org"
-        base = f"eems-report-{slug}-{stamp.strftime('%Y%m%d-%H%M%S')}"
+        base = f"eems-report-{org_slug(org)}-{stamp.strftime('%Y%m%d-%H%M%S')}"
         paths = {f: folder / f"{base}.{f.value}" for f in Format}
         paths.update(explicit)
         return cls(paths)
+
+
+def org_slug(org: str) -> str:
+    """The organisation's name as it appears in file names."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", org).strip("-") or "org"
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -1,9 +1,10 @@
-"""Reading a saved JSON report back into a `Report`: the inverse of `render.json_report.report_to_document`.
+"""Reading a saved JSON report back into a `Report`: the inverse of `render.json_report.report_to_document`, and the
+only reader of one (`eems-check send`, `eems-check diff`, `--compare-to`).
 
 What it does: `read_report` loads the file (UTF-8 or UTF-16, as `inventory.load_json` accepts), checks `schema` and
 `schema_version`, rebuilds the run facts, the inventory (through `inventory_from_document`, so it is validated
 exactly like an inventory file), every server's build and findings, and the `changes` section a `--compare-to` run
-adds; and checks the results match the inventory.
+adds; and checks the results match the inventory, one result per server, one finding per rule.
 Rendering what it returns gives the same JSON again.
 
 What it must not do: evaluate rules (the findings are taken as saved, so a report re-sent later still says what
@@ -15,26 +16,31 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from .errors import InventoryError
 from .inventory import SCHEMA_ID as INVENTORY_SCHEMA
 from .inventory import inventory_from_document, load_json, parse_datetime
 from .model import (
+    BuildChange,
     BuildInfo,
     BuildSource,
+    Changes,
     Finding,
+    FindingChange,
     Remediation,
     Report,
+    ReportSide,
+    RuleTotal,
     RunInfo,
+    ServerChange,
     ServerReport,
     Severity,
+    SeverityChange,
+    SeverityTotal,
     Verdict,
 )
-from .render.json_report import REPORT_SCHEMA, REPORT_SCHEMA_VERSION
-
-if TYPE_CHECKING:  # the diff package is imported only when a report carries a `changes` section
-    from .diff import Changes
+from .render.json_report import CHANGES_SCHEMA, CHANGES_SCHEMA_VERSION, REPORT_SCHEMA, REPORT_SCHEMA_VERSION
 
 E = TypeVar("E", BuildSource, Severity, Verdict)
 
@@ -62,13 +68,21 @@ class _Fields:
             raise self.error(self.path(key), "is required")
         return self.obj[key]
 
-    def text(self, key: str, optional: bool = False) -> Any:
-        value = self._get(key, optional)
-        if value is None and optional:
-            return None
+    def text(self, key: str) -> str:
+        value = self._get(key, False)
         if not isinstance(value, str):
             raise self.error(self.path(key), f"must be a string, not {_shown(value)}")
         return value
+
+    def maybe_text(self, key: str) -> str | None:
+        """A string, or null or absent (None)."""
+        return None if self._get(key, True) is None else self.text(key)
+
+    def identifier(self, key: str) -> str:
+        value = self.text(key)
+        if not value.strip():
+            raise self.error(self.path(key), "must not be empty")
+        return str(value)
 
     def integer(self, key: str) -> int | None:
         value = self._get(key, True)
@@ -91,7 +105,8 @@ class _Fields:
 
     def stamp(self, key: str) -> dt.datetime:
         value = parse_datetime(self.text(key), f"{self.name}: {self.path(key)}")
-        assert value is not None  # text() refused null
+        if value is None:  # parse_datetime gives None only for None, which text() refused
+            raise self.error(self.path(key), "is required")
         return value
 
     def objects(self, key: str) -> list[_Fields]:
@@ -103,16 +118,17 @@ class _Fields:
             raise self.error(self.path(key), f"must be an array, not {_shown(value)}")
         return value
 
-    def child(self, key: str, optional: bool = False) -> _Fields | None:
-        value = self._get(key, optional)
-        if value is None and optional:
-            return None
-        return _Fields(self.name, value, self.path(key))
+    def child(self, key: str) -> _Fields:
+        return _Fields(self.name, self._get(key, False), self.path(key))
 
-    def enum(self, key: str, kind: type[E], optional: bool = False) -> E | None:
-        value = self.text(key, optional)
-        if value is None:
-            return None
+    def maybe_child(self, key: str) -> _Fields | None:
+        return None if self._get(key, True) is None else self.child(key)
+
+    def maybe_enum(self, key: str, kind: type[E]) -> E | None:
+        return None if self._get(key, True) is None else self.enum(key, kind)
+
+    def enum(self, key: str, kind: type[E]) -> E:
+        value = self.text(key)
         try:
             return kind(value)
         except ValueError:
@@ -132,12 +148,6 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _child(f: _Fields, key: str) -> _Fields:
-    child = f.child(key)
-    assert child is not None  # not optional: child() raised if absent
-    return child
-
-
 def _run(f: _Fields) -> RunInfo:
     overview = [(o.text("rule_id"), o.text("label")) for o in f.objects("overview_rules")]
     generated = f.stamp("generated_at")
@@ -153,14 +163,14 @@ def _run(f: _Fields) -> RunInfo:
 
 def _build(f: _Fields) -> BuildInfo:
     return BuildInfo(
-        text=f.text("text", True),
-        source=f.enum("source", BuildSource, True),
-        number=f.text("number", True),
+        text=f.maybe_text("text"),
+        source=f.maybe_enum("source", BuildSource),
+        number=f.maybe_text("number"),
         name=f.text("name"),
-        product=f.text("product", True),
-        cu=f.text("cu", True),
-        update=f.text("update", True),
-        released=f.text("released", True),
+        product=f.maybe_text("product"),
+        cu=f.maybe_text("cu"),
+        update=f.maybe_text("update"),
+        released=f.maybe_text("released"),
         age_days=f.integer("age_days"),
         precision=f.text("precision"),
         status=f.text("status"),
@@ -169,48 +179,49 @@ def _build(f: _Fields) -> BuildInfo:
 
 def _finding(f: _Fields) -> Finding:
     evidence = f.texts("evidence")
-    rem = f.child("remediation", optional=True)
+    rem = f.maybe_child("remediation")
     return Finding(
-        rule_id=f.text("rule_id"),
+        rule_id=f.identifier("rule_id"),
         title=f.text("title"),
         category=f.text("category"),
-        verdict=_verdict(f, "verdict"),
-        severity=_severity(f, "severity"),
+        verdict=f.enum("verdict", Verdict),
+        severity=f.enum("severity", Severity),
         message=f.text("message"),
         evidence=evidence,
-        remediation=Remediation(rem.text("text"), rem.text("url", True)) if rem else None,
-        overview=f.text("overview", True),
+        remediation=Remediation(rem.text("text"), rem.maybe_text("url")) if rem else None,
+        overview=f.maybe_text("overview"),
     )
 
 
-def _severity(f: _Fields, key: str) -> Severity:
-    value = f.enum(key, Severity)
-    assert value is not None  # not optional
-    return value
+_SEVERITIES = {s.value: s for s in Severity}
+_VERDICTS = {v.value: v for v in Verdict}
 
 
-def _verdict(f: _Fields, key: str) -> Verdict:
-    value = f.enum(key, Verdict)
-    assert value is not None
-    return value
+def _quick_finding(node: Any) -> Finding | None:
+    """A well-formed finding, read without building error paths (a 5,000-server report holds 85,000 of them);
+    None sends anything unusual to `_finding`, which names the problem."""
+    try:
+        rule_id, title, category, message = node["rule_id"], node["title"], node["category"], node["message"]
+        verdict, severity = _VERDICTS[node["verdict"]], _SEVERITIES[node["severity"]]
+        evidence, rem, overview = node["evidence"], node.get("remediation"), node.get("overview")
+        remediation = None if rem is None else Remediation(rem["text"], rem.get("url"))
+    except (KeyError, TypeError, AttributeError):
+        return None
+    texts = (rule_id, title, category, message, *evidence) if type(evidence) is list else (None,)
+    optional = (overview, *((remediation.url,) if remediation else ()))
+    if (
+        any(type(x) is not str for x in texts)
+        or not rule_id.strip()
+        or any(x is not None and type(x) is not str for x in optional)
+        or (remediation is not None and type(remediation.text) is not str)
+    ):
+        return None
+    return Finding(rule_id, title, category, verdict, severity, message, tuple(evidence), remediation, overview)
 
 
 def _changes(f: _Fields) -> Changes:
-    """The `changes` section (`--compare-to`), the inverse of `diff.changes_to_dict`. Counts, `since` and
-    `is_empty` are derived from the lists, so they are not read back."""
-    from .diff import (
-        CHANGES_SCHEMA,
-        CHANGES_SCHEMA_VERSION,
-        BuildChange,
-        Changes,
-        FindingChange,
-        ReportSide,
-        RuleTotal,
-        ServerChange,
-        SeverityChange,
-        SeverityTotal,
-    )
-
+    """The `changes` section (`--compare-to`), the inverse of `changes_to_dict`. Counts, `since` and `is_empty` are
+    derived from the lists, so they are not read back."""
     if f.obj.get("schema") != CHANGES_SCHEMA or f.obj.get("schema_version") != CHANGES_SCHEMA_VERSION:
         shown = f"{_shown(f.obj.get('schema'))} version {_shown(f.obj.get('schema_version'))}"
         raise f.error(f.where, f"must be {CHANGES_SCHEMA!r} version {CHANGES_SCHEMA_VERSION}, not {shown}")
@@ -219,22 +230,22 @@ def _changes(f: _Fields) -> Changes:
         return ReportSide(
             label=s.text("label"),
             generated_at=s.stamp("generated_at"),
-            org=s.text("org", True),
-            rules_version=s.text("rules_version", True),
-            tool_version=s.text("tool_version", True),
+            org=s.maybe_text("org"),
+            rules_version=s.maybe_text("rules_version"),
+            tool_version=s.maybe_text("tool_version"),
             servers=s.count("servers"),
         )
 
     def server(s: _Fields) -> ServerChange:
-        build, top = _child(s, "build"), s.child("top_problem", optional=True)
+        build, top = s.child("build"), s.maybe_child("top_problem")
         return ServerChange(
             server=s.text("server"),
             build_name=build.text("name"),
-            build_number=build.text("number", True),
-            worst=_severity(s, "worst"),
+            build_number=build.maybe_text("number"),
+            worst=s.enum("worst", Severity),
             problems=s.count("problems"),
             top_rule_id=top.text("rule_id") if top else None,
-            top_problem=top.text("message", True) if top else None,
+            top_problem=top.maybe_text("message") if top else None,
         )
 
     def finding(s: _Fields) -> FindingChange:
@@ -242,40 +253,40 @@ def _changes(f: _Fields) -> Changes:
             server=s.text("server"),
             rule_id=s.text("rule_id"),
             title=s.text("title"),
-            severity=_severity(s, "severity"),
-            verdict=_verdict(s, "verdict"),
+            severity=s.enum("severity", Severity),
+            verdict=s.enum("verdict", Verdict),
             message=s.text("message"),
         )
 
     def build_change(s: _Fields) -> BuildChange:
-        old, new = _child(s, "old"), _child(s, "new")
+        old, new = s.child("old"), s.child("new")
         return BuildChange(
             server=s.text("server"),
             old_name=old.text("name"),
-            old_number=old.text("number", True),
+            old_number=old.maybe_text("number"),
             new_name=new.text("name"),
-            new_number=new.text("number", True),
+            new_number=new.maybe_text("number"),
             direction=s.text("direction"),
-            worst=_severity(s, "worst"),
+            worst=s.enum("worst", Severity),
         )
 
     def severity_change(s: _Fields) -> SeverityChange:
-        old, new = _child(s, "old"), _child(s, "new")
+        old, new = s.child("old"), s.child("new")
         return SeverityChange(
             server=s.text("server"),
             rule_id=s.text("rule_id"),
             title=s.text("title"),
-            old_severity=_severity(old, "severity"),
-            new_severity=_severity(new, "severity"),
-            old_verdict=_verdict(old, "verdict"),
-            new_verdict=_verdict(new, "verdict"),
+            old_severity=old.enum("severity", Severity),
+            new_severity=new.enum("severity", Severity),
+            old_verdict=old.enum("verdict", Verdict),
+            new_verdict=new.enum("verdict", Verdict),
             message=new.text("message"),
             old_message=old.text("message"),
         )
 
     return Changes(
-        old=side(_child(f, "old")),
-        new=side(_child(f, "new")),
+        old=side(f.child("old")),
+        new=side(f.child("new")),
         added_servers=tuple(server(s) for s in f.objects("added_servers")),
         removed_servers=tuple(server(s) for s in f.objects("removed_servers")),
         build_changes=tuple(build_change(s) for s in f.objects("build_changes")),
@@ -283,37 +294,44 @@ def _changes(f: _Fields) -> Changes:
         resolved_findings=tuple(finding(s) for s in f.objects("resolved_findings")),
         severity_changes=tuple(severity_change(s) for s in f.objects("severity_changes")),
         severity_totals=tuple(
-            SeverityTotal(_severity(t, "severity"), t.count("old"), t.count("new"))
+            SeverityTotal(t.enum("severity", Severity), t.count("old"), t.count("new"))
             for t in f.objects("severity_totals")
         ),
         rule_totals=tuple(
             RuleTotal(t.text("rule_id"), t.text("label"), t.count("old_fail"), t.count("new_fail"))
             for t in f.objects("rule_totals")
         ),
-        unchanged_servers=_child(f, "counts").count("unchanged_servers"),
+        unchanged_servers=f.child("counts").count("unchanged_servers"),
         warnings=f.texts("warnings"),
     )
+
+
+def _check_schema(top: _Fields) -> None:
+    doc = top.obj
+    schema = doc.get("schema")
+    if schema == INVENTORY_SCHEMA or (schema is None and "organization" in doc and "servers" in doc):
+        raise top.error("schema", "this is an inventory, not a report; run `eems-check evaluate` on it")
+    if schema is None:
+        raise top.error("schema", f"is required: this is not a JSON report of eems-check ({REPORT_SCHEMA!r})")
+    if schema != REPORT_SCHEMA:
+        raise top.error("schema", f"must be {REPORT_SCHEMA!r}, not {_shown(schema)}")
+    version = doc.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise top.error("schema_version", f"must be an integer, not {_shown(version)}")
+    if version != REPORT_SCHEMA_VERSION:
+        hint = " (written by a newer eems-check)" if version > REPORT_SCHEMA_VERSION else ""
+        raise top.error(
+            "schema_version", f"this eems-check reads version {REPORT_SCHEMA_VERSION}, not {_shown(version)}{hint}"
+        )
 
 
 def report_from_document(doc: Any, name: str) -> Report:
     """Validate a parsed report document and build the `Report`; errors name `name` and the field."""
     if not isinstance(doc, Mapping):
         raise InventoryError(f"{name}: a report must be a JSON object, not {type(doc).__name__}")
-    schema = doc.get("schema")
-    if schema == INVENTORY_SCHEMA:
-        raise InventoryError(f"{name}: schema: this is an inventory, not a report; run `eems-check evaluate` on it")
-    if schema != REPORT_SCHEMA:
-        raise InventoryError(f"{name}: schema: must be {REPORT_SCHEMA!r}, not {_shown(schema)}")
-    version = doc.get("schema_version")
-    if version != REPORT_SCHEMA_VERSION:
-        newer = isinstance(version, int) and not isinstance(version, bool) and version > REPORT_SCHEMA_VERSION
-        hint = " (written by a newer eems-check)" if newer else ""
-        raise InventoryError(
-            f"{name}: schema_version: this eems-check reads version {REPORT_SCHEMA_VERSION}, "
-            f"not {_shown(version)}{hint}"
-        )
     top = _Fields(name, doc, "")
-    run = _run(_child(top, "run"))
+    _check_schema(top)
+    run = _run(top.child("run"))
     if "inventory" not in doc:
         raise InventoryError(f"{name}: inventory: is required")
     inventory = inventory_from_document(doc["inventory"], f"{name}: inventory")
@@ -321,6 +339,7 @@ def report_from_document(doc: Any, name: str) -> Report:
     by_name = {s.name: s for s in inventory.servers}
     servers = []
     seen: set[str] = set()
+    interned: dict[Finding, Finding] = {}  # as the evaluation does: a handful of distinct findings, shared
     for i, item in enumerate(results):
         r = _Fields(name, item, f"results[{i}]")
         server_name = r.text("server")
@@ -330,19 +349,28 @@ def report_from_document(doc: Any, name: str) -> Report:
         if server_name in seen:
             raise r.error(r.path("server"), f"{server_name!r} has two results")
         seen.add(server_name)
-        findings = tuple(_finding(f) for f in r.objects("findings"))
+        where = r.path("findings")
+        found = [
+            _quick_finding(node) or _finding(_Fields(name, node, f"{where}[{j}]"))
+            for j, node in enumerate(r.items("findings"))
+        ]
+        findings = tuple(interned.setdefault(f, f) for f in found)
+        rules: set[str] = set()
+        for j, finding in enumerate(findings):
+            if finding.rule_id in rules:
+                raise r.error(f"{r.path('findings')}[{j}].rule_id", f"{finding.rule_id!r} appears twice")
+            rules.add(finding.rule_id)
         server = ServerReport(
-            server=record, build=_build(_child(r, "build")), findings=findings, eems_state=r.text("eems_state")
+            server=record, build=_build(r.child("build")), findings=findings, eems_state=r.text("eems_state")
         )
         saved_worst = r.enum("worst", Severity)
         if saved_worst is not server.worst:
-            said = saved_worst.value if saved_worst else None
-            raise r.error(r.path("worst"), f"says {said!r} but the findings give {server.worst.value!r}")
+            raise r.error(r.path("worst"), f"says {saved_worst.value!r} but the findings give {server.worst.value!r}")
         servers.append(server)
     if len(servers) != len(inventory.servers):
         missing = ", ".join(sorted(set(by_name) - seen)[:5])
         raise InventoryError(f"{name}: results: no result for inventory server(s) {missing}")
-    changes = _changes(_child(top, "changes")) if doc.get("changes") is not None else None
+    changes = _changes(top.child("changes")) if doc.get("changes") is not None else None
     return Report(run=run, inventory=inventory, servers=tuple(servers), changes=changes)
 
 

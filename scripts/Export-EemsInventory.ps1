@@ -16,7 +16,10 @@
         included), the MSExchangeMitigation service, EEMS events 1005/1006/1008, matching lines of the EEMS log
         and, with -ProbeOcs, a request to the Office Config Service through the server's InternetWebProxy.
       * With -RunGetMitigations: Get-Mitigations.ps1 -Identity <server>, run here in EMS, with its warnings (the
-        connectivity warning comes only on the warning stream).
+        connectivity warning comes only on the warning stream). That warning describes THIS computer's access to
+        the Office Config Service: it is recorded only on this computer's own entry (when it is one of the
+        servers) and shown here otherwise, never copied onto the other servers; each result names the computer
+        that ran it (get_mitigations.host). -ProbeOcs tests each server's own access.
 
     A server that cannot be collected is still listed, with collection status unreachable, auth_failed, timeout or
     error and a one-line reason; Edge Transport servers are listed as not_scanned. Servers are collected
@@ -47,8 +50,9 @@
     Collect only servers with these roles, for example Mailbox.
 
 .PARAMETER CollectorPath
-    The eems-check collector script. Default: ..\eems_check\collect\collector.ps1 relative to this script, as in
-    a checkout of the eems-check repository (or the installed package's eems_check\collect\collector.ps1).
+    The eems-check collector script. Default: collector.ps1 next to this script (a folder made with
+    "eems-check scripts --copy DIR"), else ..\collect\collector.ps1 (this script inside the installed package,
+    "eems-check scripts --path"), else ..\eems_check\collect\collector.ps1 (a checkout of the repository).
 
 .PARAMETER Credential
     Account for the WinRM connections to the servers (local administrator or member of Remote Management Users
@@ -67,6 +71,16 @@
 .PARAMETER RunGetMitigations
     Run $exscripts\Get-Mitigations.ps1 -Identity <server> here in EMS for every server except Edge servers, and
     record its mitigations, warnings and errors. Note that its connectivity check runs from this machine.
+
+.PARAMETER Capture
+    Also write what the organisation answered into this folder, for eems-check's tests to be built from real
+    answers (as Health Checker's test data is): capture.json, GetExchangeServer.xml and GetOrganizationConfig.xml
+    (Export-Clixml of the cmdlets' objects) and collector\<server>.json (each collector answer, as returned).
+    A user name and password inside a URL (a proxy's, say) are always replaced; -ScrubNames also replaces names.
+
+.PARAMETER ScrubNames
+    With -Capture: replace server names, the DNS domains of their FQDNs, site names and the organisation name by
+    neutral ones (SERVER01, example.invalid, SITE01, Organisation) in every captured file.
 
 .PARAMETER MaxEvents
     Most EEMS events per server (default 50).
@@ -98,6 +112,12 @@
     Collects the London site, probes the Office Config Service from each server and runs Get-Mitigations.ps1.
 
 .EXAMPLE
+    .\Export-EemsInventory.ps1 -Path .\inventory.json -ProbeOcs -Capture .\eems-capture -ScrubNames
+
+    Also writes what the organisation answered into .\eems-capture, with names replaced, ready to be zipped and
+    sent to the eems-check maintainers as a test fixture.
+
+.EXAMPLE
     .\Export-EemsInventory.ps1 -Server ex19-01, ex19-02 -CollectorPath C:\eems-check\eems_check\collect\collector.ps1 -Credential (Get-Credential CONTOSO\exadmin)
 
     Collects two servers with another account and a collector script at a different place.
@@ -106,8 +126,10 @@
     System.IO.FileInfo: the inventory file written.
 
 .NOTES
-    Windows PowerShell 5.1 (the Exchange Management Shell) or PowerShell 7. Needs the Exchange cmdlets
-    (View-Only Organization Management is enough) and WinRM access to the servers.
+    Windows PowerShell 4.0 or later (the Exchange Management Shell) or PowerShell 7. Needs the Exchange cmdlets
+    (View-Only Organization Management is enough) and WinRM access to the servers. Answers larger than 2 MB are
+    read with JavaScriptSerializer and a raised MaxJsonLength, because Windows PowerShell's ConvertFrom-Json
+    stops at 2 MB before 5.1.
 #>
 [CmdletBinding()]
 param(
@@ -138,6 +160,11 @@ param(
     [switch]$ProbeOcs,
 
     [switch]$RunGetMitigations,
+
+    [ValidateNotNullOrEmpty()]
+    [string]$Capture,
+
+    [switch]$ScrubNames,
 
     [ValidateRange(1, 10000)]
     [int]$MaxEvents = 50,
@@ -175,10 +202,14 @@ $RemoteBlock = {
 }
 
 function Get-BagValue {
-    # A property of an object, or $null when it is absent: strict mode throws on a missing property, and older
-    # Exchange builds lack the Mitigations* properties altogether.
+    # A property of an object (or a key of a dictionary, as JavaScriptSerializer returns them), or $null when it is
+    # absent: strict mode throws on a missing property, and older Exchange builds lack the Mitigations* properties.
     param([object]$InputObject, [Parameter(Mandatory = $true)][string]$Name)
     if ($null -eq $InputObject) { return $null }
+    if ($InputObject -is [System.Collections.IDictionary]) {
+        if ($InputObject.Contains($Name)) { return $InputObject[$Name] }
+        return $null
+    }
     $property = $InputObject.PSObject.Properties[$Name]
     if ($null -eq $property) { return $null }
     return $property.Value
@@ -286,6 +317,26 @@ function Copy-Known {
     return $copy
 }
 
+function Get-BagName {
+    # The property names of an object, or the keys of a dictionary.
+    param([object]$InputObject)
+    if ($null -eq $InputObject) { return @() }
+    if ($InputObject -is [System.Collections.IDictionary]) { return @($InputObject.Keys | ForEach-Object -Process { [string]$_ }) }
+    return @($InputObject.PSObject.Properties | ForEach-Object -MemberName 'Name')
+}
+
+function ConvertFrom-CollectorJson {
+    # Windows PowerShell's ConvertFrom-Json refuses text over 2 MB (JavaScriptSerializer's default MaxJsonLength)
+    # before 5.1; a server with weeks of long events can answer more. JavaScriptSerializer with the limit raised
+    # reads it into dictionaries and arrays, which Get-BagValue reads like objects. PowerShell 6+ has no such limit.
+    param([Parameter(Mandatory = $true)][AllowEmptyString()][string]$Text)
+    if ($PSVersionTable.PSVersion.Major -ge 6) { return ConvertFrom-Json -InputObject $Text }
+    Add-Type -AssemblyName 'System.Web.Extensions'
+    $serializer = New-Object -TypeName 'System.Web.Script.Serialization.JavaScriptSerializer'
+    $serializer.MaxJsonLength = [int]::MaxValue
+    return $serializer.DeserializeObject($Text)
+}
+
 function Add-CollectorReading {
     # Merges the collector's JSON answer into $Entry, as eems-check scan does. Returns the problems (missing or
     # unreadable parts, which make the status partial) and notes; throws when the answer is unusable.
@@ -296,7 +347,7 @@ function Add-CollectorReading {
         [Parameter(Mandatory = $true)][AllowEmptyCollection()][System.Collections.Generic.List[string]]$Notes
     )
     try {
-        $doc = ConvertFrom-Json -InputObject $Text
+        $doc = ConvertFrom-CollectorJson -Text $Text
     } catch {
         $start = ($Text -replace '\s+', ' ')
         if ($start.Length -gt 60) { $start = $start.Substring(0, 60) + '...' }
@@ -313,7 +364,7 @@ function Add-CollectorReading {
     if (-not $computer -or ($got -ne $want -and $got -ne $short)) {
         throw "the collector ran on '$computer', not on '$($Entry['name'])': check DNS"
     }
-    $present = @($doc.PSObject.Properties | ForEach-Object -MemberName 'Name')
+    $present = Get-BagName -InputObject $doc
     foreach ($section in @('exsetup', 'service', 'events', 'log_lines', 'ocs_probe', 'get_mitigations')) {
         if ($present -notcontains $section) { $Problems.Add("the collector's answer lacks '$section'") }
     }
@@ -338,7 +389,7 @@ function Add-CollectorReading {
             @{ Key = 'log_lines'; Fields = @('file', 'line') })) {
         if ($present -notcontains $part.Key) { continue }
         # Read the property directly: returned from a function, an empty array would arrive as $null.
-        $items = $doc.PSObject.Properties[$part.Key].Value
+        $items = Get-BagValue -InputObject $doc -Name $part.Key
         if ($null -eq $items) {
             $Entry[$part.Key] = $null
             $Problems.Add("the collector could not read its $($part.Key.Replace('_', ' '))")
@@ -351,13 +402,13 @@ function Add-CollectorReading {
     if ($present -contains 'ocs_probe') {
         $probe = Get-BagValue -InputObject $doc -Name 'ocs_probe'
         if ($null -eq $probe) { $Entry['ocs_probe'] = $null }
-        else { $Entry['ocs_probe'] = Copy-Known -InputObject $probe -Key @('ran', 'reason', 'url', 'proxy', 'status_code', 'error') }
+        else { $Entry['ocs_probe'] = Copy-Known -InputObject $probe -Key @('ran', 'reason', 'url', 'proxy', 'status_code', 'certificate_issuer', 'error') }
     }
     if ($present -contains 'get_mitigations') {
         $result = Get-BagValue -InputObject $doc -Name 'get_mitigations'
         if ($null -eq $result) { $Entry['get_mitigations'] = $null }
         else {
-            $copy = Copy-Known -InputObject $result -Key @('ran', 'reason')
+            $copy = Copy-Known -InputObject $result -Key @('ran', 'reason', 'host')
             $mitigations = New-Object -TypeName 'System.Collections.Generic.List[object]'
             foreach ($item in (Get-BagValue -InputObject $result -Name 'mitigations')) {
                 if ($null -ne $item) { $mitigations.Add((Copy-Known -InputObject $item -Key @('server', 'id', 'type', 'description', 'status'))) }
@@ -422,44 +473,98 @@ function Get-FailureStatus {
 }
 
 function Invoke-GetMitigationsScript {
-    # Get-Mitigations.ps1 -Identity <server> in this EMS session. Its warnings are merged into the output with 3>&1
-    # rather than captured with -WarningVariable: a common parameter reaches only an advanced script, and whether
-    # Get-Mitigations.ps1 is one is not documented (for a plain script -WarningVariable would be ignored).
-    param([Parameter(Mandatory = $true)][string]$ScriptPath, [Parameter(Mandatory = $true)][string]$Identity)
-    $result = [ordered]@{ ran = $true; reason = $null; mitigations = @(); warnings = @(); errors = @() }
+    # Get-Mitigations.ps1 -Identity <server> in this EMS session, with strict mode off (Exchange's scripts are not
+    # strict-clean, and this script's Set-StrictMode would reach into theirs). Every record is filed as it arrives
+    # (warnings merged with *>&1 rather than -WarningVariable, which a plain script ignores), so that warnings written
+    # before a failure survive; the failure is kept next to them. Its connectivity warning describes this computer
+    # ($ThisHost): it is kept only when $Identity is this computer.
+    param([Parameter(Mandatory = $true)][string]$ScriptPath, [Parameter(Mandatory = $true)][string]$Identity,
+          [Parameter(Mandatory = $true)][string]$ThisHost,
+          [Parameter(Mandatory = $true)][AllowEmptyCollection()][System.Collections.Generic.List[string]]$HostWarnings)
+    Set-StrictMode -Off
+    $ErrorActionPreference = 'Continue'
+    $result = [ordered]@{ ran = $true; reason = $null; host = $ThisHost; mitigations = @(); warnings = @(); errors = @() }
     $mitigations = New-Object -TypeName 'System.Collections.Generic.List[object]'
     $warnings = New-Object -TypeName 'System.Collections.Generic.List[string]'
     $errors = New-Object -TypeName 'System.Collections.Generic.List[string]'
-    $previous = $ErrorActionPreference
-    $ErrorActionPreference = 'Continue'
+    $own = $Identity.Split('.')[0] -eq $ThisHost.Split('.')[0]
     try {
-        $output = @(& $ScriptPath -Identity $Identity 3>&1 2>&1)
-    } catch {
-        $result['ran'] = $false
-        $result['reason'] = "Get-Mitigations.ps1 failed: $($_.Exception.Message)"
-        $output = @()
-    } finally {
-        $ErrorActionPreference = $previous
-    }
-    foreach ($item in $output) {
-        if ($null -eq $item) { continue }
-        if ($item -is [System.Management.Automation.WarningRecord]) { $warnings.Add($item.Message) }
-        elseif ($item -is [System.Management.Automation.ErrorRecord]) { $errors.Add($item.ToString()) }
-        elseif ($item -is [string]) { continue }
-        elseif ($null -ne (Get-BagValue -InputObject $item -Name 'Id')) {
-            $mitigations.Add([ordered]@{
-                    server = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Server')
-                    id = [string](Get-BagValue -InputObject $item -Name 'Id')
-                    type = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Type')
-                    description = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Description')
-                    status = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Status')
-                })
+        & $ScriptPath -Identity $Identity *>&1 | ForEach-Object -Process {
+            $item = $_
+            if ($null -eq $item -or $item -is [string]) { return }
+            if ($item -is [System.Management.Automation.WarningRecord]) {
+                if ($own) { $warnings.Add($item.Message) }
+                elseif (-not $HostWarnings.Contains($item.Message)) { $HostWarnings.Add($item.Message) }
+            } elseif ($item -is [System.Management.Automation.ErrorRecord]) {
+                $errors.Add($item.ToString())
+            } elseif ($item -is [System.Management.Automation.InformationalRecord]) {
+                return
+            } elseif ($null -ne (Get-BagValue -InputObject $item -Name 'Id')) {
+                $mitigations.Add([ordered]@{
+                        server = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Server')
+                        id = [string](Get-BagValue -InputObject $item -Name 'Id')
+                        type = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Type')
+                        description = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Description')
+                        status = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Status')
+                    })
+            }
         }
+    } catch {
+        $errors.Add("Get-Mitigations.ps1 stopped: $($_.Exception.Message)")
     }
     $result['mitigations'] = $mitigations.ToArray()
     $result['warnings'] = $warnings.ToArray()
     $result['errors'] = $errors.ToArray()
     return $result
+}
+
+function ConvertTo-ScrubbedText {
+    # $Text with a user name and password inside a URL (scheme://user:password@host) replaced, and each key of
+    # $Names (longest first, any case) replaced by its value.
+    param([Parameter(Mandatory = $true)][AllowEmptyString()][string]$Text, [System.Collections.IDictionary]$Names)
+    $clean = [regex]::Replace($Text, '(?<=://)[^/@\s:''"<>]+:[^/@\s''"<>]+@', 'scrubbed:scrubbed@')
+    if ($null -eq $Names) { return $clean }
+    foreach ($name in @($Names.Keys | Sort-Object -Property 'Length' -Descending)) {
+        $clean = [regex]::Replace($clean, [regex]::Escape([string]$name), [string]$Names[$name], 'IgnoreCase')
+    }
+    return $clean
+}
+
+function New-ScrubTable {
+    # Neutral names for the organisation's own: servers, the DNS domains of their FQDNs (also as DC=...,DC=...),
+    # sites and the organisation.
+    param([object[]]$ExchangeServer, [string]$OrganizationName)
+    $table = [ordered]@{}
+    $index = 0
+    $sites = 0
+    $domains = 0
+    foreach ($item in $ExchangeServer) {
+        $name = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Name')
+        $fqdn = ConvertTo-Text -Value (Get-BagValue -InputObject $item -Name 'Fqdn')
+        $site = Get-SiteName -Value (Get-BagValue -InputObject $item -Name 'Site')
+        if ($name -and -not $table.Contains($name)) { $index++; $table[$name] = 'SERVER{0:D2}' -f $index }
+        if ($fqdn -and $fqdn.Contains('.')) {
+            $domain = $fqdn.Substring($fqdn.IndexOf('.') + 1)
+            if (-not $table.Contains($domain)) {
+                $domains++
+                $neutral = 'example{0}.invalid' -f $domains
+                $table[$domain] = $neutral
+                $table['DC=' + ($domain.Split('.') -join ',DC=')] = 'DC=' + ($neutral.Split('.') -join ',DC=')
+            }
+        }
+        if ($site -and -not $table.Contains($site)) { $sites++; $table[$site] = 'SITE{0:D2}' -f $sites }
+    }
+    if ($OrganizationName -and -not $table.Contains($OrganizationName)) { $table[$OrganizationName] = 'Organisation' }
+    return $table
+}
+
+function Save-CaptureText {
+    # One file of the capture, scrubbed, as UTF-8 without a byte order mark.
+    param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][AllowEmptyString()][string]$Text)
+    $folder = Split-Path -Path $Path -Parent
+    if (-not (Test-Path -LiteralPath $folder -PathType Container)) { [void](New-Item -Path $folder -ItemType Directory -Force) }
+    $utf8 = New-Object -TypeName 'System.Text.UTF8Encoding' -ArgumentList @($false)
+    [System.IO.File]::WriteAllText($Path, (ConvertTo-ScrubbedText -Text $Text -Names $scrubTable), $utf8)
 }
 
 function Resolve-FullPath {
@@ -474,7 +579,16 @@ if ($null -eq (Get-Command -Name 'Get-ExchangeServer' -ErrorAction SilentlyConti
         'with the Exchange cmdlets imported).')
 }
 if (-not $CollectorPath) {
-    $CollectorPath = Join-Path -Path (Split-Path -Path $PSScriptRoot -Parent) -ChildPath 'eems_check\collect\collector.ps1'
+    # Next to this script (eems-check scripts --copy), in the installed package (eems_check\scripts\..\collect), or in
+    # a checkout of the repository (scripts\..\eems_check\collect); the last one is named in the error if none exists.
+    $candidates = @(
+        (Join-Path -Path $PSScriptRoot -ChildPath 'collector.ps1'),
+        (Join-Path -Path (Split-Path -Path $PSScriptRoot -Parent) -ChildPath 'collect\collector.ps1'),
+        (Join-Path -Path (Split-Path -Path $PSScriptRoot -Parent) -ChildPath 'eems_check\collect\collector.ps1'))
+    $CollectorPath = $candidates[-1]
+    foreach ($candidate in $candidates) {
+        if (Test-Path -LiteralPath $candidate -PathType Leaf) { $CollectorPath = $candidate; break }
+    }
 }
 $CollectorPath = Resolve-FullPath -Path $CollectorPath
 if (-not (Test-Path -LiteralPath $CollectorPath -PathType Leaf)) {
@@ -501,6 +615,7 @@ if ($RunGetMitigations) {
 $startedUtc = [System.DateTime]::UtcNow
 $orgName = $null
 $orgMitigations = $null
+$organization = $null
 try {
     $organization = Get-OrganizationConfig
     $orgName = ConvertTo-Text -Value (Get-BagValue -InputObject $organization -Name 'Name')
@@ -520,7 +635,24 @@ $entries = New-Object -TypeName 'System.Collections.Generic.List[object]'
 $seen = New-Object -TypeName 'System.Collections.Generic.HashSet[string]'
 # Errors Get-ExchangeServer writes (an unreachable domain controller, say) leave the list incomplete: say so.
 $discoveryErrors = @()
-foreach ($exchangeServer in @(Get-ExchangeServer -ErrorAction SilentlyContinue -ErrorVariable 'discoveryErrors')) {
+$allServers = @(Get-ExchangeServer -ErrorAction SilentlyContinue -ErrorVariable 'discoveryErrors')
+$captureFolder = $null
+$scrubTable = $null
+if ($Capture) {
+    $captureFolder = Resolve-FullPath -Path $Capture
+    if ($ScrubNames) { $scrubTable = New-ScrubTable -ExchangeServer $allServers -OrganizationName $orgName }
+    foreach ($part in @(@{ File = 'GetExchangeServer.xml'; Objects = $allServers }, @{ File = 'GetOrganizationConfig.xml'; Objects = @($organization) })) {
+        $raw = Join-Path -Path $captureFolder -ChildPath $part.File
+        if (-not (Test-Path -LiteralPath $captureFolder -PathType Container)) { [void](New-Item -Path $captureFolder -ItemType Directory -Force) }
+        $part.Objects | Where-Object -FilterScript { $null -ne $_ } | Export-Clixml -LiteralPath $raw
+        Save-CaptureText -Path $raw -Text (Get-Content -LiteralPath $raw -Raw)
+    }
+    $manifest = [ordered]@{ format = 'eems-check/capture'; version = 1; written_by = "Export-EemsInventory.ps1 $ExportVersion"
+                            collected_at = $startedUtc.ToString('o'); powershell = $PSVersionTable.PSVersion.ToString()
+                            names_scrubbed = [bool]$ScrubNames }
+    Save-CaptureText -Path (Join-Path -Path $captureFolder -ChildPath 'capture.json') -Text (ConvertTo-Json -InputObject $manifest)
+}
+foreach ($exchangeServer in $allServers) {
     $entry = New-ServerEntry -ExchangeServer $exchangeServer
     $names = @(([string]$entry['name']).ToLowerInvariant(), ([string]$entry['fqdn']).ToLowerInvariant()) | Where-Object -FilterScript { $_ }
     if ($wantedServers.Count -gt 0 -and -not ($names | Where-Object -FilterScript { $wantedServers -contains $_ })) { continue }
@@ -611,6 +743,13 @@ while ($pending.Count -gt 0 -or $running.Count -gt 0) {
                 Set-Collection -Entry $entry -Status 'error' -Reason "WinRM $($work.Target): the collector returned no text" -CollectedAt $work.Started -DurationMs $elapsed
             } else {
                 try {
+                    if ($captureFolder) {
+                        $answerPath = Join-Path -Path $captureFolder -ChildPath ('collector\{0}.json' -f $entry['name'])
+                        if ($scrubTable -and $scrubTable.Contains([string]$entry['name'])) {
+                            $answerPath = Join-Path -Path $captureFolder -ChildPath ('collector\{0}.json' -f $scrubTable[[string]$entry['name']])
+                        }
+                        Save-CaptureText -Path $answerPath -Text $texts[-1].Trim()
+                    }
                     $collectedAt = Add-CollectorReading -Entry $entry -Text $texts[-1].Trim() -Problems $problems -Notes $notes
                     foreach ($record in @($remoteErrors | Where-Object -FilterScript { $null -ne $_ } | Select-Object -First 1)) {
                         $problems.Add("the collector wrote an error: $record")
@@ -635,14 +774,19 @@ Write-Progress -Activity 'Collecting EEMS facts' -Completed
 
 # --- Get-Mitigations.ps1, here in EMS ------------------------------------------------------------------------
 
+$thisHost = [System.Net.Dns]::GetHostName()
 if ($RunGetMitigations) {
+    $hostWarnings = New-Object -TypeName 'System.Collections.Generic.List[string]'
     foreach ($entry in $entries) {
         if ($entry['collection']['status'] -eq 'not_scanned') { continue }
         if ($getMitigationsPath -and (Test-Path -LiteralPath $getMitigationsPath -PathType Leaf)) {
-            $entry['get_mitigations'] = Invoke-GetMitigationsScript -ScriptPath $getMitigationsPath -Identity $entry['name']
+            $entry['get_mitigations'] = Invoke-GetMitigationsScript -ScriptPath $getMitigationsPath -Identity $entry['name'] -ThisHost $thisHost -HostWarnings $hostWarnings
         } else {
             $entry['get_mitigations'] = [ordered]@{ ran = $false; reason = 'Get-Mitigations.ps1 was not found ($exscripts is not set in this session)' }
         }
+    }
+    foreach ($warning in $hostWarnings) {
+        Write-Warning -Message "Get-Mitigations.ps1 on $($thisHost) (this computer, not a server's own check): $warning"
     }
 }
 
@@ -652,7 +796,7 @@ $document = [ordered]@{
     schema = 'eems-check/inventory'
     schema_version = 1
     collected_at = $startedUtc
-    collector = [ordered]@{ name = 'Export-EemsInventory.ps1'; version = $ExportVersion; host = [System.Net.Dns]::GetHostName() }
+    collector = [ordered]@{ name = 'Export-EemsInventory.ps1'; version = $ExportVersion; host = $thisHost }
     organization = [ordered]@{
         name                = $orgName
         mitigations_enabled = $orgMitigations

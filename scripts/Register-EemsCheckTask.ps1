@@ -38,14 +38,18 @@
         eems-check-smtp and the SMTP user name of the configuration file:
         py -3 -m keyring set eems-check-smtp <smtp-user>
 
-    Supports -WhatIf and -Confirm.
+    Before registering it checks what would make the task fail every week: that -PythonPath is not a per-user
+    Python (under a user profile, which the task's account cannot see), and that the discovery server is known
+    (-DiscoveryServer, or discovery_server or servers in the configuration file's scan: section).
+
+    Supports -WhatIf and -Confirm; -WhatIf shows the exact command the task would run.
 
 .PARAMETER ConfigPath
     The eems-check configuration file with the mail settings. Required; it must exist.
 
 .PARAMETER DiscoveryServer
     FQDN of the Exchange server whose /PowerShell endpoint lists the organisation. Leave it out when the
-    configuration file names it.
+    configuration file's scan: section names it (discovery_server, or servers).
 
 .PARAMETER OutputPath
     Folder for the reports. Default: %ProgramData%\eems-check\reports.
@@ -72,7 +76,8 @@
     The script the task runs. Default: Invoke-EemsCheck.ps1 next to this script.
 
 .PARAMETER PythonPath
-    python.exe for Invoke-EemsCheck.ps1 to use (default: it finds one).
+    python.exe for Invoke-EemsCheck.ps1 to use (default: it finds one when the task runs). It must be a Python
+    installed for all users: a per-user Python under a profile folder is refused, the task's account cannot run it.
 
 .PARAMETER FailOn
     Severity at which the run ends with exit code 1 and, with -AlertsOnly, mail is sent: Critical, Error
@@ -186,6 +191,20 @@ function ConvertTo-TaskArgumentString {
     return ($quoted -join ' ')
 }
 
+function Test-ScanDiscovery {
+    # True when the configuration file's scan: section names the discovery server or the servers. A line-based
+    # reading of the YAML (no YAML module in Windows PowerShell): a top-level "scan:" and, indented under it,
+    # "discovery_server:" or "servers:". eems-check itself checks the file fully when the task runs.
+    param([Parameter(Mandatory = $true)][string]$Path)
+    $inScan = $false
+    foreach ($line in (Get-Content -LiteralPath $Path -Encoding UTF8)) {
+        if ($line -match '^\S') { $inScan = $line -match '^scan\s*:\s*(#.*)?$'; continue }
+        if ($inScan -and $line -match '^\s+(discovery[_-]server|servers?)\s*:\s*\S') { return $true }
+        if ($inScan -and $line -match '^\s+(servers?)\s*:\s*(#.*)?$') { return $true }
+    }
+    return $false
+}
+
 if (-not $ScriptPath) { $ScriptPath = Join-Path -Path $PSScriptRoot -ChildPath 'Invoke-EemsCheck.ps1' }
 $ScriptPath = Resolve-FullPath -Path $ScriptPath
 if (-not (Test-Path -LiteralPath $ScriptPath -PathType Leaf)) { throw "The script to run was not found: $ScriptPath" }
@@ -193,7 +212,22 @@ $ConfigPath = Resolve-FullPath -Path $ConfigPath
 if (-not (Test-Path -LiteralPath $ConfigPath -PathType Leaf)) { throw "The eems-check configuration file was not found: $ConfigPath" }
 if (-not $OutputPath) { $OutputPath = Join-Path -Path $env:ProgramData -ChildPath 'eems-check\reports' }
 $OutputPath = Resolve-FullPath -Path $OutputPath
-if ($PythonPath) { $PythonPath = Resolve-FullPath -Path $PythonPath }
+if ($PythonPath) {
+    $PythonPath = Resolve-FullPath -Path $PythonPath
+    if (-not (Test-Path -LiteralPath $PythonPath -PathType Leaf)) { throw "Python was not found: $PythonPath" }
+    $profiles = Split-Path -Path $env:USERPROFILE -Parent
+    if ($PythonPath.StartsWith($profiles + '\', [System.StringComparison]::OrdinalIgnoreCase)) {
+        throw ("'$PythonPath' is a per-user Python (under $profiles): the task's account cannot run it. Install " +
+            'Python for all users (for example under C:\Program Files) with eems-check, and pass that python.exe.')
+    }
+} else {
+    Write-Warning -Message ('No -PythonPath: Invoke-EemsCheck.ps1 will look for Python as the task account, which ' +
+        'does not see per-user installations. Pass -PythonPath of a Python installed for all users.')
+}
+if (-not $DiscoveryServer -and -not (Test-ScanDiscovery -Path $ConfigPath)) {
+    throw ("No discovery server: pass -DiscoveryServer, or add a scan: section with discovery_server (or servers) " +
+        "to '$ConfigPath'. Without one every run of the task ends with exit code 2.")
+}
 
 $taskArguments = New-Object -TypeName 'System.Collections.Generic.List[string]'
 foreach ($item in @('-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', $ScriptPath)) { $taskArguments.Add($item) }
@@ -236,7 +270,7 @@ if ($null -ne $existing -and -not $Force) {
 Write-Verbose -Message "Command: $powershellPath $argumentString"
 Write-Verbose -Message ("Runs as {0} on {1} at {2:HH:mm}" -f $account, ($DaysOfWeek -join ', '), $At)
 
-if ($PSCmdlet.ShouldProcess("$TaskPath$TaskName", "Register a weekly task running '$ScriptPath' as $account")) {
+if ($PSCmdlet.ShouldProcess("$TaskPath$TaskName", "Register a weekly task running as $account the command: $powershellPath $argumentString")) {
     if (-not (Test-Path -LiteralPath $OutputPath -PathType Container)) { [void](New-Item -Path $OutputPath -ItemType Directory -Force) }
     if ($PSCmdlet.ParameterSetName -eq 'Credential') {
         # The Task Scheduler needs the account's password to log it on; it stores it protected by Windows. It is

@@ -1,6 +1,6 @@
 """The scanning account's password never shows, even when a server echoes it: checked in every place a reason or
-a log line is written (the saved inventory, the JSON, HTML and CSV reports, stdout, and stderr with its log lines
-at the default level, -v and --debug), for a failing server and for a failing discovery."""
+a log line is written (the saved inventory, the JSON, HTML and CSV reports, the history database, stdout, and
+stderr with its log lines at the default level, -v and --debug), for a failing server and for a failing discovery."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ ORG = FIXTURES / "secret-echo.yaml"  # ECFAULT's WS-Management fault text carrie
 PASSWORD = "Echo-Secr3t!pw"  # the account's password in that file
 ECHOED = "Access is denied for ECHO\\scanner (password ***)."  # the fault text as it must be shown
 
-# discovery server, exit code, the files that must carry the masked fault text
+# discovery server, exit code, the files that must carry the masked fault text (the history database too)
 CASES = {
     "a-server-fails": (
         "ecok.echo.lab",
         1,
-        ("inventory.json", "eems-report-*.json", "eems-report-*.csv", "eems-report-*.html"),
+        ("inventory.json", "eems-report-*.json", "eems-report-*.csv", "eems-report-*.html", "eems-history-*.sqlite"),
     ),
     "discovery-fails": ("ecfault.echo.lab", 3, ()),
 }
@@ -58,13 +58,14 @@ def test_a_password_echoed_by_a_server_is_masked_everywhere(
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert done.returncode == code, done.stderr
-    written = {p.name: p.read_text(encoding="utf-8") for p in out.iterdir()} if out.exists() else {}
-    for where, text in {"stdout": done.stdout, "stderr": done.stderr, **written}.items():
-        assert PASSWORD not in text, where
+    written = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} if out.exists() else {}
+    outputs = {"stdout": done.stdout.encode(), "stderr": done.stderr.encode(), **written}
+    for where, data in outputs.items():  # bytes: the run's history database is written there too
+        assert PASSWORD.encode() not in data, where
     for pattern in carriers:  # the reason is there, masked: the check above looked at the right text
         (path,) = out.glob(pattern)
         shown = ECHOED.replace("\\", "\\\\") if path.suffix == ".json" else ECHOED  # JSON escapes the backslash
-        assert shown in written[path.name], pattern
+        assert shown.encode() in written[path.name], pattern
     if not carriers:
         assert ECHOED in done.stderr.splitlines()[-1]
     if level == ["--debug"]:

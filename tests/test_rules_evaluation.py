@@ -196,6 +196,48 @@ HEALTH_CASES = [
     ("no HTTPS build is n/a", {}, True, "BUILD-SOURCES-AGREE", Verdict.NOT_APPLICABLE),
     ("edge server is only informational", {"is_edge": True}, True, "EDGE-SERVER", Verdict.FAIL),
     ("edge server has no EEMS rules", {"is_edge": True}, True, "EEMS-OCS-2023", Verdict.NOT_APPLICABLE),
+    # A TLS-inspecting proxy answers 200 with its own certificate; Microsoft documents that inspection breaks EEMS.
+    (
+        "certificate from an inspecting proxy fails",
+        {"ocs_probe": OcsProbe(ran=True, url="https://x", status_code=200,
+                               certificate_issuer="CN=Contoso Inspection CA, O=Contoso, C=NL")},
+        True,
+        "EEMS-OCS-REACHABLE",
+        Verdict.FAIL,
+    ),
+    (
+        "certificate from Microsoft's issuer passes",
+        {"ocs_probe": OcsProbe(ran=True, url="https://x", status_code=200,
+                               certificate_issuer="CN=Microsoft Azure RSA TLS Issuing CA 03, "
+                               "O=Microsoft Corporation, C=US")},
+        True,
+        "EEMS-OCS-REACHABLE",
+        Verdict.PASS,
+    ),
+    # 407 from the probe's session says nothing of EEMS, which authenticates as the computer account.
+    (
+        "proxy authentication required is inconclusive",
+        {"ocs_probe": OcsProbe(ran=True, url="https://x", status_code=407,
+                               error="proxy requires authentication (inconclusive)")},
+        True,
+        "EEMS-OCS-REACHABLE",
+        Verdict.UNKNOWN,
+    ),
+    (
+        "a connectivity warning from the admin's computer says nothing about the server",
+        {"get_mitigations": GetMitigationsResult(ran=True, host="ADMIN01")},
+        True,
+        "EEMS-GET-MITIGATIONS",
+        Verdict.UNKNOWN,
+    ),
+    (
+        "the server's own connectivity warning fails",
+        {"get_mitigations": GetMitigationsResult(
+            ran=True, host="EX01", warnings=("Connection with Mitigation Endpoint was not successful.",))},
+        True,
+        "EEMS-GET-MITIGATIONS",
+        Verdict.FAIL,
+    ),
 ]
 
 

@@ -15,6 +15,7 @@ import getpass
 import importlib.util
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TextIO
 
 from ..argv import RefusedSecretFlag
@@ -129,6 +130,18 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run Get-Mitigations.ps1 on each server (needs Kerberos delegation or CredSSP)",
     )
+    w.add_argument(
+        "--capture",
+        type=Path,
+        metavar="DIR",
+        help="also write what the servers answered (Get-ExchangeServer, Get-OrganizationConfig as CLIXML, each "
+        "collector answer) into DIR, for `eems-check evaluate DIR` and to send in as a test case",
+    )
+    w.add_argument(
+        "--capture-scrub-names",
+        action="store_true",
+        help="in the capture, replace server, domain, site and organisation names with neutral ones",
+    )
     w.add_argument("--max-events", type=int, default=50, metavar="N", help="EEMS events per server (50)")
     w.add_argument("--event-days", type=int, default=30, metavar="DAYS", help="how far back to read events (30)")
     w.add_argument("--max-log-lines", type=int, default=200, metavar="N", help="EEMS log lines per server (200)")
@@ -204,6 +217,8 @@ def options_from_args(args: argparse.Namespace, environ: Mapping[str, str], stdi
         http_check_manifest=not args.http_check_no_manifest,
         spn_service=args.spn_service,
         spn_hostname=args.spn_hostname,
+        capture=args.capture,
+        capture_scrub_names=args.capture_scrub_names,
     )
 
 

@@ -27,9 +27,23 @@ COLLECTOR_NAME = "eems-check-collector"
 MARKER = "# eems-check-collector"
 COLLECTOR_VERSION = 1
 SECTIONS = ("exsetup", "service", "events", "log_lines", "ocs_probe", "get_mitigations")
-_LINE_BYTES = 2200  # a log line is cut at 2000 characters by the script; JSON escaping and the file name add a bit
+# What the script may return, per part. The script cuts every text so that its JSON form fits its share (a log
+# line 2000 characters and its file name 120, an event message 3600, anything else 1000; at most 25 mitigations,
+# 6 warnings and errors, 5 skipped files): tests/collect/test_collector_script.py checks that these add up.
+_LINE_BYTES = 2200
 _EVENT_BYTES = 4096
 _BASE_BYTES = 64 * 1024
+# Parts of the answer the script names in `truncated`, and what a reader should know about each.
+_CUT_PARTS = {
+    "events": "raise --max-events to see older ones",
+    "log_lines": "raise --max-log-lines to see older ones",
+    "log_bytes": "older parts of the EEMS log beyond the byte budget were not read",
+    "event_message": "long event messages cut and marked",
+    "log_line": "long log lines cut and marked",
+    "get_mitigations": "Get-Mitigations.ps1 records or texts cut",
+    "log_files_skipped": "more unreadable log files than named",
+    "text": "long texts cut and marked",
+}
 
 
 @dataclass(frozen=True)
@@ -189,9 +203,15 @@ def _reading(doc: Mapping[str, Any], bounds: Bounds, computer: str) -> Collector
             fields[key] = doc[key]
             if doc[key] is None:
                 problems.append(f"the collector could not read its {key.replace('_', ' ')}")
-    for key in ("ocs_probe", "get_mitigations"):
-        if key in doc:
-            fields[key] = doc[key]
+    if "ocs_probe" in doc:
+        fields["ocs_probe"] = doc["ocs_probe"]
+    if "get_mitigations" in doc:
+        fields["get_mitigations"] = _get_mitigations(doc["get_mitigations"])
+    for skipped in _listed(doc.get("log_files_skipped")):
+        if isinstance(skipped, dict):
+            problems.append(
+                f"EEMS log file {skipped.get('file') or '?'} skipped: {skipped.get('error') or 'unreadable'}"
+            )
     for key, limit in (("events", bounds.max_events), ("log_lines", bounds.max_log_lines)):
         items = fields.get(key)
         if isinstance(items, list) and len(items) > limit:
@@ -202,12 +222,36 @@ def _reading(doc: Mapping[str, Any], bounds: Bounds, computer: str) -> Collector
             fields[key] = items[:limit]
     cut = [str(t) for t in _listed(doc.get("truncated"))]
     if cut:
-        notes.append("bounded: " + ", ".join(cut) + " (raise --max-events/--max-log-lines to see more)")
+        notes.append("bounded: " + "; ".join(f"{p} ({_CUT_PARTS.get(p, 'cut')})" for p in dict.fromkeys(cut)))
     fields = _normalised(fields)
     collected = normalise_powershell(doc.get("collected_at"), {"$ref": "#/$defs/datetime"})
     return CollectorReading(
         fields, computer, collected if isinstance(collected, str) else None, tuple(problems), tuple(notes)
     )
+
+
+def _get_mitigations(raw: Any) -> Any:
+    """The script's Get-Mitigations.ps1 part with its failure stage (`failed_at`, `error`) turned into the
+    inventory's `reason` (it never ran) or one more error next to the warnings it wrote first (it stopped)."""
+    if not isinstance(raw, dict):
+        return raw
+    out = {k: v for k, v in raw.items() if k not in ("failed_at", "error")}
+    if not raw.get("failed_at"):
+        return out
+    error = str(raw.get("error") or "no error text")
+    where = raw.get("host") or "the server"
+    if raw["failed_at"] == "session":
+        out["ran"] = False
+        out["reason"] = (
+            f"no delegated credentials on {where} for the second hop to its own /PowerShell ({error}); "
+            "--probe-ocs tests the Office Config Service from the server without them"
+        )
+    elif raw["failed_at"] == "import":
+        out["ran"] = False
+        out["reason"] = f"the Exchange cmdlets could not be imported from {where}'s /PowerShell: {error}"
+    else:
+        out["errors"] = [*_listed(raw.get("errors")), f"Get-Mitigations.ps1 stopped: {error}"]
+    return out
 
 
 def _normalised(fields: dict[str, Any]) -> dict[str, Any]:

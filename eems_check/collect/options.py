@@ -10,6 +10,7 @@ import importlib.util
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import InputError
@@ -66,6 +67,8 @@ class ScanOptions:
     http_check_tls: bool = True  # plain HTTP only for a lab without TLS; no flag sets it
     spn_service: str | None = None  # Kerberos SPN service class (host, HTTP, WSMAN); None = pypsrp's default
     spn_hostname: str | None = None  # SPN host for the Exchange endpoint (load-balanced name with an ASA)
+    capture: Path | None = None  # write what the servers answered into this folder (--capture)
+    capture_scrub_names: bool = False  # ... with the organisation's names replaced (--capture-scrub-names)
 
     def __post_init__(self) -> None:
         self._check_spn()

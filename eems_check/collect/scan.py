@@ -18,13 +18,14 @@ What it must not do: print, prompt, or evaluate; progress goes to the optional c
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from .http import Cancel
 from .httpcheck import check_servers, merge_http_check, targets_for, tls_context
 from .options import ScanOptions
 from .plain import PSBag, text
+from .recording import CaptureWriter, pipeline_outputs, recording, scrub_table
 from .records import collection_outcome, exchange_facts, host_name_problem, server_record
 from .remoting import CommandResult, ExchangeSession, RemoteFailure, run_script, scrub
 from .watchdog import Feed, Outcome, run_bounded, run_fed
@@ -77,7 +79,10 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
             "this scan, and capture the credentials it sends"
         )
     started = dt.datetime.now(dt.timezone.utc)
-    board = _Board(options, started, progress)
+    writer = None
+    if options.capture is not None:
+        writer = CaptureWriter(options.capture, password=options.password, scrub_names=options.capture_scrub_names)
+    board = _Board(options, started, progress, writer)
     feed: Feed[ServerRecord] = Feed()
     collecting = threading.Thread(
         target=run_fed,
@@ -104,7 +109,7 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
             selector.problems.append(f"Get-ExchangeServer's object {shown!r} could not be read: {exc}")
 
     try:
-        org = _discover(options, admit)
+        org = _discover(options, admit, writer)
         if not selector.listed:
             raise DiscoveryError(
                 f"discovery: Get-ExchangeServer on {options.discovery} listed no Exchange server (does the account "
@@ -131,6 +136,8 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
     servers = board.records()
     if options.http_check:
         servers = _http_check(options, servers)
+    if writer is not None:
+        _finish_capture(writer, started, servers, org.name)
     return Inventory(
         org=OrgInfo(
             name=org.name,
@@ -147,10 +154,26 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
     )
 
 
+def _finish_capture(writer: CaptureWriter, started: dt.datetime, servers: tuple[ServerRecord, ...], org: str) -> None:
+    names = scrub_table([{"name": s.name, "fqdn": s.fqdn, "site": s.site} for s in servers], org)
+    stamp = started.isoformat().replace("+00:00", "Z")
+    try:
+        writer.finish(collected_at=stamp, written_by=f"eems-check scan {__version__}", names=names)
+    except OSError as exc:  # the scan itself went well: its reports are still written
+        log.warning("the capture was not written to %s: %s", writer.folder, exc.strerror or exc)
+
+
 class _Board:
     """The scan's records, one slot per server in discovery order, filled from several threads."""
 
-    def __init__(self, options: ScanOptions, started: dt.datetime, progress: ProgressCallback | None) -> None:
+    def __init__(
+        self,
+        options: ScanOptions,
+        started: dt.datetime,
+        progress: ProgressCallback | None,
+        writer: CaptureWriter | None = None,
+    ) -> None:
+        self._writer = writer
         self._options = options
         self._started = started
         self._progress = progress
@@ -177,7 +200,8 @@ class _Board:
                 self._fill(slot, self._not_scanned(facts, EDGE_REASON))
             else:
                 cancel = Cancel()
-                task = feed.put(functools.partial(_collect, self._options, facts, cancel), cancel.cancel)
+                collect = functools.partial(_collect, self._options, facts, cancel, self._writer)
+                task = feed.put(collect, cancel.cancel)
                 self._slot_of_task[task] = slot
             self._report()
 
@@ -249,7 +273,7 @@ def _http_check(options: ScanOptions, servers: tuple[ServerRecord, ...]) -> tupl
     return tuple(merge_http_check(s, results.get(s.name)) for s in servers)
 
 
-def _discover(options: ScanOptions, admit: Callable[[Any], None]) -> _Org:
+def _discover(options: ScanOptions, admit: Callable[[Any], None], writer: CaptureWriter | None = None) -> _Org:
     """Get-ExchangeServer, whose objects go to `admit` as they arrive (in the discovery thread), then
     Get-OrganizationConfig, within the discovery's own time budget; raises `DiscoveryError`/`DiscoveryAuthError`
     when the organisation cannot be listed at all. Errors after the first server are problems of the result."""
@@ -263,7 +287,7 @@ def _discover(options: ScanOptions, admit: Callable[[Any], None]) -> _Org:
         admit(item)
 
     def work() -> tuple[CommandResult | RemoteFailure, CommandResult]:
-        with ExchangeSession(target, creds, cancel) as session:
+        with ExchangeSession(target, creds, cancel) as session, _recorded(writer):
             servers = session.run_cmdlet("Get-ExchangeServer", on_output=each)  # first: collection waits on it
             try:
                 return session.run_cmdlet("Get-OrganizationConfig"), servers
@@ -311,6 +335,21 @@ def _discover(options: ScanOptions, admit: Callable[[Any], None]) -> _Org:
         enabled if isinstance(enabled, bool) else None,
         tuple(problems),
     )
+
+
+@contextlib.contextmanager
+def _recorded(writer: CaptureWriter | None) -> Iterator[None]:
+    """With a capture: what the two discovery cmdlets answered, object by object as the server wrote them."""
+    if writer is None:
+        yield
+        return
+    with recording() as recorder:
+        yield
+    outputs = pipeline_outputs(recorder.answers)
+    if not outputs:
+        log.warning("capture: pypsrp logged no answer this release can read; the cmdlets' objects are not captured")
+    for name, objects in zip(("GetExchangeServer", "GetOrganizationConfig"), outputs, strict=False):
+        writer.cmdlet(name, objects)
 
 
 def _discovery_failure(options: ScanOptions, where: str, outcome: Outcome[Any]) -> DiscoveryError | DiscoveryAuthError:
@@ -383,7 +422,9 @@ class _Selector:
         return [s for s in dict.fromkeys(self._options.servers) if s.lower() not in self._seen]
 
 
-def _collect(options: ScanOptions, facts: Mapping[str, Any], cancel: Cancel | None = None) -> ServerRecord:
+def _collect(
+    options: ScanOptions, facts: Mapping[str, Any], cancel: Cancel | None = None, writer: CaptureWriter | None = None
+) -> ServerRecord:
     """Run the collector on one server (in a worker thread) and build its record; never raises for the server.
     `cancel` closes its connection when the watchdog gives up on it."""
     started = dt.datetime.now(dt.timezone.utc)
@@ -400,6 +441,9 @@ def _collect(options: ScanOptions, facts: Mapping[str, Any], cancel: Cancel | No
     reason: str | None
     try:
         result = run_script(target, creds, collector_script(), params, cancel)
+        answers = [o for o in result.output if isinstance(o, str)]
+        if writer is not None and answers:
+            writer.answer(facts["name"], answers[-1])
     except RemoteFailure as failure:
         status, reason, reading = failure.status, failure.reason, None
     else:

@@ -12,14 +12,15 @@ nothing else: no rules, no re-evaluation, so a diff says exactly how the two rep
 * The findings of a server that was added or is gone are summarised on its row, not listed as new or resolved.
 * Every list is ordered worst first.
 
-Modules: `model` (the frozen result), `reader` (load and validate a report), `compare`, `text` (terminal),
-`serialize` (JSON). The HTML partial is `templates/_changes.html.j2`, fed a `Changes` as `changes`.
+Modules: `compare` and `text` (terminal). The result's frozen dataclasses live in `eems_check.model` (a `Report`
+carries them), its JSON form in `render.json_report` (`changes_to_dict`), and the reports are read by
+`report_io`, the one reader of a saved report. The HTML partial is `templates/_changes.html.j2`, fed a `Changes`
+as `changes`.
 """
 
 from __future__ import annotations
 
-from .compare import compare, diff_files
-from .model import (
+from ..model import (
     BuildChange,
     ChangeCounts,
     Changes,
@@ -30,8 +31,8 @@ from .model import (
     SeverityChange,
     SeverityTotal,
 )
-from .reader import load_report_document
-from .serialize import CHANGES_SCHEMA, CHANGES_SCHEMA_VERSION, changes_to_dict
+from ..render.json_report import CHANGES_SCHEMA, CHANGES_SCHEMA_VERSION, changes_to_dict
+from .compare import compare, diff_files
 from .text import format_text, headline
 
 __all__ = [
@@ -51,5 +52,4 @@ __all__ = [
     "diff_files",
     "format_text",
     "headline",
-    "load_report_document",
 ]

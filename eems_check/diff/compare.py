@@ -1,32 +1,46 @@
-"""Comparing two report snapshots: servers by name (case-insensitively), builds at their shared precision,
-present findings (FAIL or UNKNOWN) by rule id. Every list comes out worst first."""
+"""Comparing two reports: servers by name (case-insensitively), builds at their shared precision, present
+findings (FAIL or UNKNOWN) by rule id. Every list comes out worst first."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from ..inventory import load_json
-from ..model import Severity, Verdict
-from .model import (
+from ..model import (
     BuildChange,
     Changes,
+    Finding,
     FindingChange,
+    Report,
     ReportSide,
     RuleTotal,
     ServerChange,
+    ServerReport,
+    Severity,
     SeverityChange,
     SeverityTotal,
+    Verdict,
 )
-from .reader import PRESENT, ParsedFinding, ParsedReport, ParsedServer, parse_report, server_key
+from ..report_io import read_report
 
+PRESENT = (Verdict.FAIL, Verdict.UNKNOWN)
 _DIRECTION_ORDER = {"worse": 0, "undecided": 1, "better": 2}
 
 
-def _present(server: ParsedServer) -> dict[str, ParsedFinding]:
-    return {f.rule_id: f for f in server.findings if f.verdict in PRESENT}
+class _Found(NamedTuple):
+    """A present finding and its place in the server's list (rule order, for stable listings)."""
+
+    order: int
+    finding: Finding
+
+
+def server_key(name: str) -> str:
+    return name.strip().casefold()
+
+
+def _present(server: ServerReport) -> dict[str, _Found]:
+    return {f.rule_id: _Found(i, f) for i, f in enumerate(server.findings) if f.verdict in PRESENT}
 
 
 def _build_parts(number: str | None) -> tuple[int, ...] | None:
@@ -35,31 +49,32 @@ def _build_parts(number: str | None) -> tuple[int, ...] | None:
     return tuple(int(p) for p in number.strip().split("."))
 
 
-def _build_direction(old: ParsedServer, new: ParsedServer) -> str | None:
+def _build_direction(old: ServerReport, new: ServerReport) -> str | None:
     """How the build moved, at the precision both reports know it (None: no change, or nothing to compare).
 
     A server scanned to the SU level once and known only by its CU (AdminDisplayVersion) the next time has not
     changed build as long as the CU is the same."""
-    if old.build_number is None or new.build_number is None:
+    was, now = old.build.number, new.build.number
+    if was is None or now is None:
         return None
-    a, b = _build_parts(old.build_number), _build_parts(new.build_number)
+    a, b = _build_parts(was), _build_parts(now)
     if a is None or b is None:
-        return None if old.build_number.strip() == new.build_number.strip() else "change"
-    exact = len(a) == len(b) == 4 and "cu" not in (old.precision, new.precision)
+        return None if was.strip() == now.strip() else "change"
+    exact = len(a) == len(b) == 4 and "cu" not in (old.build.precision, new.build.precision)
     a, b = (a, b) if exact else (a[:3], b[:3])
     if a == b:
         return None
     return "update" if b > a else "rollback"
 
 
-def _server_change(s: ParsedServer) -> ServerChange:
-    problems = [f for f in _present(s).values() if f.severity.rank >= Severity.WARNING.rank]
-    problems.sort(key=lambda f: (-f.severity.rank, f.verdict is not Verdict.FAIL, f.order))
-    top = problems[0] if problems else None
+def _server_change(s: ServerReport) -> ServerChange:
+    problems = [p for p in _present(s).values() if p.finding.severity.rank >= Severity.WARNING.rank]
+    problems.sort(key=lambda p: (-p.finding.severity.rank, p.finding.verdict is not Verdict.FAIL, p.order))
+    top = problems[0].finding if problems else None
     return ServerChange(
-        server=s.name,
-        build_name=s.build_name,
-        build_number=s.build_number,
+        server=s.server.name,
+        build_name=s.build.name,
+        build_number=s.build.number,
         worst=s.worst,
         problems=len(problems),
         top_rule_id=top.rule_id if top else None,
@@ -67,8 +82,19 @@ def _server_change(s: ParsedServer) -> ServerChange:
     )
 
 
-def _finding_change(server: str, f: ParsedFinding) -> FindingChange:
+def _finding_change(server: str, f: Finding) -> FindingChange:
     return FindingChange(server, f.rule_id, f.title, f.severity, f.verdict, f.message)
+
+
+def _side(report: Report, label: str) -> ReportSide:
+    return ReportSide(
+        label=label,
+        generated_at=report.run.generated_at,
+        org=report.inventory.org.name,
+        rules_version=report.run.rules_version,
+        tool_version=report.run.tool_version,
+        servers=len(report.servers),
+    )
 
 
 def _warnings(old: ReportSide, new: ReportSide) -> list[str]:
@@ -91,66 +117,66 @@ def _warnings(old: ReportSide, new: ReportSide) -> list[str]:
     return out
 
 
-def _totals(old: ParsedReport, new: ParsedReport) -> tuple[list[SeverityTotal], list[RuleTotal]]:
+def _totals(old: Report, new: Report) -> tuple[list[SeverityTotal], list[RuleTotal]]:
     sev = []
     for s in sorted(Severity, key=lambda x: -x.rank):
-        a = sum(1 for x in old.servers.values() if x.worst is s)
-        b = sum(1 for x in new.servers.values() if x.worst is s)
+        a, b = old.count(s), new.count(s)
         if a or b:
             sev.append(SeverityTotal(s, a, b))
 
-    def failing(p: ParsedReport, rule_id: str) -> int:
-        return sum(
-            1 for s in p.servers.values() for f in s.findings if f.rule_id == rule_id and f.verdict is Verdict.FAIL
-        )
+    def failing(r: Report, rule_id: str) -> int:
+        return len(r.with_verdict(rule_id, Verdict.FAIL))
 
-    rules = [RuleTotal(rid, label, failing(old, rid), failing(new, rid)) for rid, label in new.overview or old.overview]
-    return sev, rules
+    overview = new.run.overview_rules or old.run.overview_rules
+    return sev, [RuleTotal(rid, label, failing(old, rid), failing(new, rid)) for rid, label in overview]
 
 
-class _Found(NamedTuple):
+class _Changed(NamedTuple):
     """What comparing the servers in both reports found, before ordering."""
 
     builds: list[BuildChange]
-    appeared: list[tuple[ParsedFinding, FindingChange]]
-    gone: list[tuple[ParsedFinding, FindingChange]]
+    appeared: list[tuple[_Found, FindingChange]]
+    gone: list[tuple[_Found, FindingChange]]
     changed: list[tuple[int, SeverityChange]]
 
 
-def _compare_server(before: ParsedServer, now: ParsedServer, found: _Found) -> bool:
+def _compare_server(before: ServerReport, now: ServerReport, found: _Changed) -> bool:
     """Add what changed on one server to `found`; False when nothing did."""
     touched = False
+    name = now.server.name
     direction = _build_direction(before, now)
     if direction:
         touched = True
+        old_build, new_build = before.build, now.build
         found.builds.append(
             BuildChange(
-                now.name, before.build_name, before.build_number, now.build_name, now.build_number, direction, now.worst
+                name, old_build.name, old_build.number, new_build.name, new_build.number, direction, now.worst
             )
         )
     was, present = _present(before), _present(now)
-    for rule_id, f in present.items():
-        p = was.get(rule_id)
+    for rule_id, at in present.items():
+        f, p = at.finding, was.get(rule_id)
         if p is None:
-            found.appeared.append((f, _finding_change(now.name, f)))
-        elif (p.severity, p.verdict) != (f.severity, f.verdict):
+            found.appeared.append((at, _finding_change(name, f)))
+        elif (p.finding.severity, p.finding.verdict) != (f.severity, f.verdict):
+            old = p.finding
             change = SeverityChange(
-                now.name, rule_id, f.title, p.severity, f.severity, p.verdict, f.verdict, f.message, p.message
+                name, rule_id, f.title, old.severity, f.severity, old.verdict, f.verdict, f.message, old.message
             )
-            found.changed.append((f.order, change))
+            found.changed.append((at.order, change))
         else:
             continue
         touched = True
     for rule_id, p in was.items():
         if rule_id not in present:
-            found.gone.append((p, _finding_change(now.name, p)))
+            found.gone.append((p, _finding_change(name, p.finding)))
             touched = True
     return touched
 
 
-def _finding_order(item: tuple[ParsedFinding, FindingChange]) -> tuple[int, bool, str, int]:
-    f, c = item
-    return (-f.severity.rank, f.verdict is not Verdict.FAIL, server_key(c.server), f.order)
+def _finding_order(item: tuple[_Found, FindingChange]) -> tuple[int, bool, str, int]:
+    p, c = item
+    return (-p.finding.severity.rank, p.finding.verdict is not Verdict.FAIL, server_key(c.server), p.order)
 
 
 def _change_order(item: tuple[int, SeverityChange]) -> tuple[int, int, str, int]:
@@ -162,20 +188,25 @@ def _server_order(s: ServerChange) -> tuple[int, int, str]:
     return (-s.worst.rank, -s.problems, server_key(s.server))
 
 
-def _compare(old: ParsedReport, new: ParsedReport) -> Changes:
-    found = _Found([], [], [], [])
+def compare(old: Report, new: Report, *, old_label: str = "previous report", new_label: str = "this report") -> Changes:
+    """What changed from `old` to `new` (reports as evaluated, or as `report_io` reads them back); the labels name
+    the two reports in the result (file names, usually)."""
+    found = _Changed([], [], [], [])
+    before = {server_key(s.server.name): s for s in old.servers}
+    after = {server_key(s.server.name): s for s in new.servers}
     unchanged = 0
-    for key, now in new.servers.items():
-        before = old.servers.get(key)
-        if before is not None:
-            unchanged += not _compare_server(before, now, found)
-    added = sorted((_server_change(s) for k, s in new.servers.items() if k not in old.servers), key=_server_order)
-    removed = sorted((_server_change(s) for k, s in old.servers.items() if k not in new.servers), key=_server_order)
+    for key, now in after.items():
+        was = before.get(key)
+        if was is not None:
+            unchanged += not _compare_server(was, now, found)
+    added = sorted((_server_change(s) for k, s in after.items() if k not in before), key=_server_order)
+    removed = sorted((_server_change(s) for k, s in before.items() if k not in after), key=_server_order)
     found.builds.sort(key=lambda b: (b.direction != "rollback", -b.worst.rank, server_key(b.server)))
     sev_totals, rule_totals = _totals(old, new)
+    old_side, new_side = _side(old, old_label), _side(new, new_label)
     return Changes(
-        old=old.side,
-        new=new.side,
+        old=old_side,
+        new=new_side,
         added_servers=tuple(added),
         removed_servers=tuple(removed),
         build_changes=tuple(found.builds),
@@ -185,25 +216,12 @@ def _compare(old: ParsedReport, new: ParsedReport) -> Changes:
         severity_totals=tuple(sev_totals),
         rule_totals=tuple(rule_totals),
         unchanged_servers=unchanged,
-        warnings=tuple(_warnings(old.side, new.side)),
+        warnings=tuple(_warnings(old_side, new_side)),
     )
 
 
-def compare(
-    old_doc: Mapping[str, Any],
-    new_doc: Mapping[str, Any],
-    *,
-    old_label: str = "previous report",
-    new_label: str = "this report",
-) -> Changes:
-    """What changed from `old_doc` to `new_doc`: two `eems-check/report` documents, validated here (errors name
-    `old_label` / `new_label` and the field)."""
-    return _compare(parse_report(old_doc, old_label), parse_report(new_doc, new_label))
-
-
 def diff_files(old_path: Path | str, new_path: Path | str) -> Changes:
-    """`eems-check diff OLD.json NEW.json`: load both reports and compare them; errors name the file and field."""
-    return _compare(
-        parse_report(load_json(Path(old_path)), str(old_path)),
-        parse_report(load_json(Path(new_path)), str(new_path)),
+    """`eems-check diff OLD.json NEW.json`: read both reports and compare them; errors name the file and field."""
+    return compare(
+        read_report(Path(old_path)), read_report(Path(new_path)), old_label=str(old_path), new_label=str(new_path)
     )

@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..model import Severity, Verdict
-from .model import Changes, ServerChange
+from ..model import Changes, ServerChange, Severity, Verdict
 
 _DIRECTION_WORD = {"worse": "WORSE", "better": "BETTER", "undecided": "UNKNOWN"}
 

@@ -38,7 +38,7 @@ from psrpcore.types import (
     PSObject,
 )
 
-from eems_check.lab import collector, objects
+from eems_check.lab import collector, hostless, objects
 from eems_check.lab.orgfile import LabOrgSpec, ServerSpec
 
 __all__ = [
@@ -673,7 +673,7 @@ def _run_script_text(rt: Runtime, script: str, emit: Callable[[Any], None], sink
                 _run_script_line(rt, line, emit, sink)
 
 
-_COLLECTOR_PARAMS = ("MaxEvents", "EventDays", "MaxLogLines", "ProbeOcs", "RunGetMitigations", "Proxy")
+_COLLECTOR_PARAMS = ("MaxEvents", "EventDays", "MaxLogLines", "MaxLogBytes", "ProbeOcs", "RunGetMitigations", "Proxy")
 
 
 def _int_param(p: Params, name: str, default: int) -> int:
@@ -702,7 +702,9 @@ def _int_param(p: Params, name: str, default: int) -> int:
         ) from None
 
 
-def _run_collector(rt: Runtime, p: Params, emit: Callable[[Any], None], sink: Sink) -> None:
+def _run_collector(
+    rt: Runtime, p: Params, emit: Callable[[Any], None], sink: Sink, shape: hostless.ScriptShape
+) -> None:
     p.check("eems-check-collector", "eems-check-collector", _COLLECTOR_PARAMS)
     params = collector.CollectorParams(
         max_events=_int_param(p, "MaxEvents", 50),
@@ -711,6 +713,7 @@ def _run_collector(rt: Runtime, p: Params, emit: Callable[[Any], None], sink: Si
         probe_ocs=p.switch("ProbeOcs"),
         run_get_mitigations=p.switch("RunGetMitigations"),
         proxy=str(p.get("Proxy")) if p.get("Proxy") else None,
+        imports_exchange_session=shape.imports_exchange_session,
     )
     server = rt.server
     delay = server.fault("delay", scope="collector")
@@ -731,8 +734,14 @@ def _run_collector(rt: Runtime, p: Params, emit: Callable[[Any], None], sink: Si
 
 def _script_handler(text: str) -> Handler:
     def run(rt: Runtime, p: Params, data: list[Any], emit: Callable[[Any], None], sink: Sink) -> None:
+        shape = hostless.analyse(text)  # what a host-less session refuses fails here as it would on a server
+        if shape.refusal is not None:
+            r = shape.refusal
+            raise TerminatingError(
+                _record(r.message, [r.exception, *_RUNTIME_EXC], ErrorCategory.NotImplemented, r.reason, r.fqid)
+            )
         if collector.COLLECTOR_MARKER in text:
-            _run_collector(rt, p, emit, sink)
+            _run_collector(rt, p, emit, sink, shape)
             return
         p.check("ScriptBlock", "ScriptBlock", ())
         _run_script_text(rt, text, emit, sink)

@@ -32,8 +32,21 @@ __all__ = [
 COLLECTOR_MARKER = "# eems-check-collector"
 COLLECTOR_VERSION = 1
 OCS_URL = "https://officeclient.microsoft.com/GetExchangeMitigations"
-DELEGATION_REASON = (
-    "Exchange cmdlets could not be loaded in the remote session: delegation (CredSSP or Kerberos) is not available"
+# The script cuts each text so that its JSON form fits these sizes (the same numbers as collector.ps1).
+MAX_EVENT_MESSAGE_JSON = 3600
+MAX_LOG_LINE_JSON = 2000
+MAX_FILE_NAME_JSON = 120
+PROXY_AUTH_REQUIRED = "proxy requires authentication (inconclusive)"
+# What PowerShell says when the second hop to /PowerShell has no delegated credentials, and when a script runs
+# Get-Mitigations.ps1 without the Exchange cmdlets. Wording as PowerShell's, unverified on a real server.
+_NO_DELEGATION = (
+    "Connecting to remote server {fqdn} failed with the following error message : Access is denied. For more "
+    "information, see the about_Remote_Troubleshooting Help topic."
+)
+_NO_CMDLETS = (
+    "The term 'Get-ExchangeServer' is not recognized as the name of a cmdlet, function, script file, or operable "
+    "program. Check the spelling of the name, or if a path was included, verify that the path is correct and try "
+    "again."
 )
 
 _DATE_SENTINEL = "\x00EEMSLABDATE:"
@@ -50,6 +63,8 @@ class CollectorParams:
     probe_ocs: bool = False
     run_get_mitigations: bool = False
     proxy: str | None = None  # -Proxy: the InternetWebProxy the scanner passes for the OCS probe
+    # What the script does (hostless.analyse): it imports a session to the server's own /PowerShell.
+    imports_exchange_session: bool = False
 
 
 class _Date:
@@ -101,7 +116,13 @@ def build_document(server: ServerSpec, params: CollectorParams, now: dt.datetime
         truncated.append("events")
         recent = recent[:limit]
     events: Any = [
-        {"id": e.id, "level": e.level, "time": _Date(when), "source": e.source, "message": e.message}
+        {
+            "id": e.id,
+            "level": e.level,
+            "time": _Date(when),
+            "source": e.source,
+            "message": _limit(e.message, MAX_EVENT_MESSAGE_JSON, "event_message", truncated),
+        }
         for when, e in recent
     ]
     if len(events) == 1:
@@ -112,7 +133,13 @@ def build_document(server: ServerSpec, params: CollectorParams, now: dt.datetime
     if len(lines) > max_lines:
         truncated.append("log_lines")
         lines = lines[len(lines) - max_lines :] if max_lines else []
-    log_lines = [{"file": ln.file, "line": ln.line} for ln in lines]
+    log_lines = [
+        {
+            "file": _limit(ln.file, MAX_FILE_NAME_JSON, "text", truncated),
+            "line": _limit(ln.line, MAX_LOG_LINE_JSON, "log_line", truncated),
+        }
+        for ln in lines
+    ]
 
     if params.probe_ocs:
         ocs: dict[str, Any] = {
@@ -120,32 +147,13 @@ def build_document(server: ServerSpec, params: CollectorParams, now: dt.datetime
             "url": OCS_URL,
             "proxy": params.proxy,
             "status_code": server.ocs.status_code,
-            "error": server.ocs.error,
+            "error": PROXY_AUTH_REQUIRED if server.ocs.status_code == 407 else server.ocs.error,
+            "certificate_issuer": None,  # the lab does not simulate TLS
         }
     else:
         ocs = {"ran": False, "reason": "not requested"}
 
-    if not params.run_get_mitigations:
-        get_mitigations: dict[str, Any] = {"ran": False, "reason": "not requested"}
-    elif not server.delegation:
-        get_mitigations = {"ran": False, "reason": DELEGATION_REASON}
-    else:
-        gm = server.get_mitigations
-        get_mitigations = {
-            "ran": True,
-            "mitigations": [
-                {
-                    "server": m.server or server.name,
-                    "id": m.id,
-                    "type": m.type,
-                    "description": m.description,
-                    "status": m.status,
-                }
-                for m in gm.mitigations
-            ],
-            "warnings": list(gm.warnings),
-            "errors": list(gm.errors),
-        }
+    get_mitigations = _get_mitigations(server, params)
 
     return {
         "collector": "eems-check-collector",
@@ -156,10 +164,67 @@ def build_document(server: ServerSpec, params: CollectorParams, now: dt.datetime
         "service": service,
         "events": events,
         "log_lines": log_lines,
+        "log_files_skipped": [],
         "ocs_probe": ocs,
         "get_mitigations": get_mitigations,
         "truncated": truncated,
     }
+
+
+def _get_mitigations(server: ServerSpec, params: CollectorParams) -> dict[str, Any]:
+    """Get-Mitigations.ps1 as the script's way of loading the Exchange cmdlets lets it run on this server."""
+    if not params.run_get_mitigations:
+        return {"ran": False, "reason": "not requested"}
+    host = server.name.upper()
+    empty: dict[str, Any] = {"mitigations": [], "warnings": [], "errors": []}
+    if not params.imports_exchange_session:
+        return {"ran": True, "reason": None, "host": host, "failed_at": "script", "error": _NO_CMDLETS, **empty}
+    if not server.delegation:
+        error = _NO_DELEGATION.format(fqdn=server.fqdn)
+        return {"ran": False, "reason": None, "host": host, "failed_at": "session", "error": error, **empty}
+    gm = server.get_mitigations
+    return {
+        "ran": True,
+        "reason": None,
+        "host": host,
+        "failed_at": None,
+        "error": None,
+        "mitigations": [
+            {
+                "server": m.server or server.name,
+                "id": m.id,
+                "type": m.type,
+                "description": m.description,
+                "status": m.status,
+            }
+            for m in gm.mitigations
+        ],
+        "warnings": list(gm.warnings),
+        "errors": list(gm.errors),
+    }
+
+
+def json_length(text: str) -> int:
+    """Characters `text` takes in Windows PowerShell's ConvertTo-Json output (quotes and escapes included)."""
+    return len(json.dumps(text, ensure_ascii=False)) + 5 * sum(text.count(c) for c in "<>&'")
+
+
+def _limit(text: str, max_json: int, part: str, truncated: list[str]) -> str:
+    """`text` cut as collector.ps1's Limit-Text cuts it: its JSON form within `max_json`, with a length marker."""
+    if json_length(text) <= max_json:
+        return text
+    marker = f" [cut: {len(text)} characters]"
+    room = max_json - json_length(marker)
+    low, high = 0, min(len(text), max(room, 0))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if json_length(text[:middle]) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    if part not in truncated:
+        truncated.append(part)
+    return text[:low] + marker
 
 
 def _encode(value: Any) -> Any:

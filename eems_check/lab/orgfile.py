@@ -1,6 +1,8 @@
 """Org file (YAML) -> frozen dataclasses describing a simulated Exchange organisation (format: ORGFILE.md).
 
-What it does: reads one YAML file, checks every field, and returns a :class:`LabOrgSpec`.
+What it does: reads one YAML file, validates it against ``schemas/orgfile.schema.json`` (every field), checks
+what a schema cannot say (a CU build belonging to its build, names and FQDNs defined once, discovery_server
+naming a server, event times), fills the defaults and returns a :class:`LabOrgSpec`.
 Every problem is raised as ``LabOrgError("<file>:<line>: <problem>")`` (one line).
 The format is documented in ``ORGFILE.md`` next to this module.
 
@@ -12,13 +14,19 @@ answers (``EventSpec.at(now)``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache
+from importlib import resources
 from typing import Any
 
+import jsonschema
+
+from eems_check import schema_errors
 from eems_check.yamlload import LDict as _LDict
-from eems_check.yamlload import LList as _LList
 from eems_check.yamlload import YamlSyntaxError, load_located
 
 __all__ = [
@@ -43,37 +51,6 @@ DEFAULT_INSTALL_PATH = "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\"
 EEMS_EVENT_SOURCE = "MSExchange Mitigation Service"
 DEFAULT_LOG_FILE = "MitigationService_1.log"
 
-ROLE_NAMES = ("Mailbox", "ClientAccess", "UnifiedMessaging", "HubTransport", "Edge")
-EDITIONS = ("Standard", "StandardEvaluation", "Enterprise", "EnterpriseEvaluation", "Coexistence")
-EVENT_LEVELS = ("Error", "Warning", "Information", "Critical", "Verbose")
-SERVICE_STATUSES = (
-    "Running",
-    "Stopped",
-    "Paused",
-    "StartPending",
-    "StopPending",
-    "ContinuePending",
-    "PausePending",
-)
-START_TYPES = ("Automatic", "Manual", "Disabled", "Boot", "System")
-EXSETUP_SOURCES = ("exsetup", "registry", "missing")
-FAULT_KINDS = (
-    "refuse",
-    "http_401",
-    "http_500",
-    "wsman_fault",
-    "delay",
-    "hang",
-    "garbage",
-    "oversized",
-    "http_refuse",
-    "endless_body",
-    "negative_chunk",
-    "trailing_bytes",
-    "fqdn_as",
-    "ad_error",
-)
-ENDPOINTS = ("wsman", "exchange", "both")
 # Faults that only concern the collector script, i.e. the /wsman endpoint.
 COLLECTOR_FAULTS = ("garbage", "oversized")
 
@@ -284,157 +261,20 @@ class LabOrgSpec:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# YAML with line numbers
+# Parsing: the schema (schemas/orgfile.schema.json) checks every field; what follows builds the dataclasses,
+# fills the defaults and checks what a schema cannot say.
 # ---------------------------------------------------------------------------------------------------------
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Validation helpers
-# ---------------------------------------------------------------------------------------------------------
+@cache
+def schema() -> dict[str, Any]:
+    text = (resources.files("eems_check") / "schemas" / "orgfile.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
-_BUILD_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{1,4})\.(\d{1,4})$")
-_ADV_RE = re.compile(r"^Version (\d+)\.(\d+) \(Build (\d+)\.(\d+)\)$")
-_FQDN_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))+$")
+
+_FQDN_RE = re.compile(schema()["$defs"]["dns_name"]["pattern"])
 _REL_TIME_RE = re.compile(r"^-(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
-
-class _Checker:
-    """Reads values out of line-annotated YAML and raises one-line errors."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def fail(self, line: int, problem: str) -> LabOrgError:
-        return LabOrgError(f"{self.path}:{line}: {problem}")
-
-    def mapping(self, value: Any, line: int, what: str) -> _LDict:
-        if not isinstance(value, _LDict):
-            raise self.fail(line, f"{what} must be a mapping")
-        return value
-
-    def sequence(self, value: Any, line: int, what: str) -> _LList:
-        if value is None:
-            empty = _LList()
-            empty.line = line
-            empty.lines = []
-            return empty
-        if isinstance(value, _LList):
-            return value
-        if isinstance(value, (list, tuple)):  # a default supplied by the parser itself
-            wrapped = _LList(value)
-            wrapped.line = line
-            wrapped.lines = [line] * len(value)
-            return wrapped
-        raise self.fail(line, f"{what} must be a list")
-
-    def keys(self, m: _LDict, allowed: tuple[str, ...], what: str) -> None:
-        for key in m:
-            if key not in allowed:
-                raise self.fail(
-                    m.lines.get(key, m.line), f"unknown key {key!r} in {what} (allowed: {', '.join(allowed)})"
-                )
-
-    def line_of(self, m: _LDict, key: str) -> int:
-        return m.lines.get(key, m.line)
-
-    def get(
-        self,
-        m: _LDict,
-        key: str,
-        kind: type | tuple[type, ...],
-        what: str,
-        *,
-        required: bool = False,
-        default: Any = None,
-        nullable: bool = False,
-    ) -> Any:
-        if key not in m:
-            if required:
-                raise self.fail(m.line, f"{what}: missing required key {key!r}")
-            return default
-        value = m[key]
-        if value is None:
-            if nullable:
-                return None
-            if not required:
-                return default
-            raise self.fail(self.line_of(m, key), f"{what}.{key} must not be empty")
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        # bool is an int subclass: refuse it where an int is wanted, unless bool is asked for
-        if isinstance(value, bool) and bool not in kinds:
-            raise self.fail(self.line_of(m, key), f"{what}.{key} must be {self._kind_name(kinds)}, not a boolean")
-        if not isinstance(value, kinds):
-            raise self.fail(
-                self.line_of(m, key),
-                f"{what}.{key} must be {self._kind_name(kinds)}, got {type(value).__name__} {value!r}",
-            )
-        return value
-
-    @staticmethod
-    def _kind_name(kinds: tuple[type, ...]) -> str:
-        names = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
-        return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-    def choice(self, value: str, allowed: tuple[str, ...], line: int, what: str) -> str:
-        for a in allowed:
-            if value.lower() == a.lower():
-                return a
-        raise self.fail(line, f"{what} {value!r} is not one of: {', '.join(allowed)}")
-
-    def text(self, value: Any, line: int, what: str) -> str:
-        if isinstance(value, bool) or value is None or isinstance(value, (_LDict, _LList)):
-            raise self.fail(line, f"{what} must be text")
-        return str(value)
-
-    def build(self, value: Any, line: int, what: str) -> tuple[int, int, int, int]:
-        text = str(value).strip()
-        m = _BUILD_RE.match(text)
-        if not m:
-            raise self.fail(line, f"{what} {value!r} is not a build number like 15.2.1118.26 (quote it in YAML)")
-        major, minor, build, rev = (int(g) for g in m.groups())
-        return major, minor, build, rev
-
-    def time(self, value: Any, line: int, what: str) -> tuple[dt.datetime | None, dt.timedelta | None]:
-        if isinstance(value, dt.datetime):
-            return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc), None
-        if isinstance(value, dt.date):
-            return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc), None
-        if isinstance(value, str):
-            text = value.strip()
-            if text.lower() == "now":
-                return None, dt.timedelta(0)
-            m = _REL_TIME_RE.match(text)
-            if m and any(m.groups()):
-                d, h, mi, s = (int(g or 0) for g in m.groups())
-                return None, -dt.timedelta(days=d, hours=h, minutes=mi, seconds=s)
-            try:
-                parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                pass
-            else:
-                if parsed.tzinfo is None:
-                    parsed = parsed.replace(tzinfo=dt.timezone.utc)
-                return parsed.astimezone(dt.timezone.utc), None
-        raise self.fail(
-            line,
-            f"{what} {value!r} is not a time (ISO 8601 like 2026-11-20T08:00:00Z, or relative like -2d4h)",
-        )
-
-    def string_list(self, value: Any, line: int, what: str) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            return (value,)
-        seq = self.sequence(value, line, what)
-        out = []
-        for item, item_line in zip(seq, seq.lines, strict=True):
-            out.append(self.text(item, item_line, f"{what} entry"))
-        return tuple(out)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Parsing
-# ---------------------------------------------------------------------------------------------------------
 
 
 def load_org(path: str | os.PathLike[str]) -> LabOrgSpec:
@@ -448,354 +288,202 @@ def load_org(path: str | os.PathLike[str]) -> LabOrgSpec:
     return parse_org(text, p)
 
 
+def _fail(path: str, line: int, problem: str) -> LabOrgError:
+    return LabOrgError(f"{path}:{line}: {problem}")
+
+
+def _get(m: Mapping[str, Any] | None, key: str, default: Any = None) -> Any:
+    """A key's value; absent or null takes `default`."""
+    value = None if m is None else m.get(key)
+    return default if value is None else value
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    """`texts` in the schema: one text or a list of them."""
+    if value is None:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+
+
+def _build(text: str) -> tuple[int, int, int, int]:
+    major, minor, build, rev = (int(part) for part in text.strip().split("."))
+    return major, minor, build, rev
+
+
 def parse_org(text: str, path: str = "<org>") -> LabOrgSpec:
     """Validate org-file text (``path`` only names it in errors)."""
-    ck = _Checker(path)
     try:
         doc = load_located(text)
     except YamlSyntaxError as exc:
-        raise ck.fail(exc.line, f"YAML syntax error: {exc.problem}") from None
-    root = ck.mapping(doc, 1, "the org file")
-    ck.keys(root, ("organization", "accounts", "lab", "servers"), "the org file")
+        raise _fail(path, exc.line, f"YAML syntax error: {exc.problem}") from None
+    errors = schema_errors.ordered(jsonschema.Draft202012Validator(schema()).iter_errors(doc), located=doc)
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        where = schema_errors.where(first)
+        raise _fail(path, schema_errors.line(doc, first), f"{where}: {schema_errors.message(first)}{more}")
 
-    org = ck.mapping(ck.get(root, "organization", _LDict, "org file", required=True), root.line, "organization")
-    ck.keys(
-        org,
-        ("name", "domain", "mitigations_enabled", "domain_controller", "discovery_server"),
-        "organization",
-    )
-    org_name = ck.text(ck.get(org, "name", (str, int), "organization", required=True), org.line, "organization.name")
-    domain = ck.get(org, "domain", str, "organization", required=True)
-    if not _FQDN_RE.match(domain):
-        raise ck.fail(ck.line_of(org, "domain"), f"organization.domain {domain!r} is not a DNS domain name")
-    if "mitigations_enabled" in org:
-        org_mitigations = ck.get(org, "mitigations_enabled", bool, "organization", nullable=True)
-    else:
-        org_mitigations = True
-    dc = ck.get(org, "domain_controller", str, "organization", default=f"dc01.{domain}")
-    discovery = ck.get(org, "discovery_server", str, "organization")
-
-    accounts = _parse_accounts(ck, root)
-    netbios = accounts[0].domain if accounts[0].domain else domain.split(".")[0].upper()
-
-    lab = root.get("lab")
-    allow_basic, allow_unencrypted = True, False
-    if lab is not None:
-        lab = ck.mapping(lab, ck.line_of(root, "lab"), "lab")
-        ck.keys(lab, ("allow_basic", "allow_unencrypted"), "lab")
-        allow_basic = ck.get(lab, "allow_basic", bool, "lab", default=True)
-        allow_unencrypted = ck.get(lab, "allow_unencrypted", bool, "lab", default=False)
-
-    servers_raw = ck.sequence(ck.get(root, "servers", _LList, "org file", required=True), root.line, "servers")
-    if not servers_raw:
-        raise ck.fail(servers_raw.line, "servers must list at least one server")
+    org = doc["organization"]
+    domain = org["domain"]
+    accounts = tuple(_account(a) for a in doc["accounts"])
+    lab = doc.get("lab")
     servers: list[ServerSpec] = []
     seen: dict[str, int] = {}
-    for item, line in zip(servers_raw, servers_raw.lines, strict=True):
-        srv = _parse_server(ck, ck.mapping(item, line, "a server"), domain)
+    for item, line in zip(doc["servers"], doc["servers"].lines, strict=True):
+        srv = _server(path, item, domain)
         for key in (srv.name.lower(), srv.fqdn.lower()):
             if key in seen and not (key == srv.fqdn.lower() == srv.name.lower()):
-                raise ck.fail(line, f"server {key!r} is defined twice (first at line {seen[key]})")
+                raise _fail(path, line, f"server {key!r} is defined twice (first at line {seen[key]})")
             seen[key] = line
         servers.append(srv)
 
     spec = LabOrgSpec(
         path=path,
-        name=org_name,
+        name=str(org["name"]),
         domain=domain,
-        netbios_domain=netbios,
-        mitigations_enabled=org_mitigations,
-        domain_controller=dc,
+        netbios_domain=accounts[0].domain or domain.split(".")[0].upper(),
+        mitigations_enabled=org.get("mitigations_enabled", True),
+        domain_controller=_get(org, "domain_controller", f"dc01.{domain}"),
         discovery_server=None,
         accounts=accounts,
         servers=tuple(servers),
-        allow_basic=allow_basic,
-        allow_unencrypted=allow_unencrypted,
+        allow_basic=_get(lab, "allow_basic", True),
+        allow_unencrypted=_get(lab, "allow_unencrypted", False),
     )
+    discovery = org.get("discovery_server")
     if discovery is not None:
         found = spec.server(discovery)
         if found is None:
-            raise ck.fail(ck.line_of(org, "discovery_server"), f"discovery_server {discovery!r} is not a server")
-        spec = _replace_discovery(spec, found.name)
+            raise _fail(path, org.line_of("discovery_server"), f"discovery_server {discovery!r} is not a server")
+        spec = replace(spec, discovery_server=found.name)
     return spec
 
 
-def _replace_discovery(spec: LabOrgSpec, name: str) -> LabOrgSpec:
-    from dataclasses import replace
-
-    return replace(spec, discovery_server=name)
-
-
-def _parse_accounts(ck: _Checker, root: _LDict) -> tuple[Account, ...]:
-    raw = ck.sequence(ck.get(root, "accounts", _LList, "org file", required=True), root.line, "accounts")
-    if not raw:
-        raise ck.fail(raw.line, "accounts must list at least one account")
-    out = []
-    for item, line in zip(raw, raw.lines, strict=True):
-        m = ck.mapping(item, line, "an account")
-        ck.keys(m, ("username", "password"), "account")
-        username = ck.get(m, "username", str, "account", required=True)
-        password = ck.text(ck.get(m, "password", (str, int), "account", required=True), line, "password")
-        uline = ck.line_of(m, "username")
-        if "\\" in username:
-            dom, _, user = username.partition("\\")
-            if not dom or not user or "\\" in user:
-                raise ck.fail(uline, f"username {username!r} must look like DOMAIN\\user or user@dns.domain")
-        elif "@" in username:
-            dom, user = "", username
-        else:
-            raise ck.fail(uline, f"username {username!r} must look like DOMAIN\\user or user@dns.domain")
-        if ":" in username or ":" in password or "\n" in password or "\r" in password:
-            raise ck.fail(ck.line_of(m, "password"), "username and password must not contain ':' or line breaks")
-        if not password:
-            raise ck.fail(ck.line_of(m, "password"), "password must not be empty")
-        out.append(Account(username=username, password=password, domain=dom, user=user))
-    return tuple(out)
+def _account(m: _LDict) -> Account:
+    username, password = m["username"], str(m["password"])
+    domain, _, user = username.partition("\\") if "\\" in username else ("", "", username)
+    return Account(username=username, password=password, domain=domain, user=user)
 
 
-_SERVER_KEYS = (
-    "name",
-    "fqdn",
-    "site",
-    "roles",
-    "edition",
-    "build",
-    "cu_build",
-    "admin_display_version",
-    "exsetup",
-    "install_path",
-    "eems",
-    "service",
-    "events",
-    "log_lines",
-    "get_mitigations",
-    "delegation",
-    "ocs",
-    "faults",
-    "http",
-)
-
-
-def _parse_server(ck: _Checker, m: _LDict, domain: str) -> ServerSpec:
-    ck.keys(m, _SERVER_KEYS, "server")
-    name = ck.text(ck.get(m, "name", (str, int), "server", required=True), m.line, "server name")
-    if not name.strip() or "\n" in name:
-        raise ck.fail(ck.line_of(m, "name"), "server name must be one non-empty line")
+def _server(path: str, m: _LDict, domain: str) -> ServerSpec:
+    name = str(m["name"])
     what = f"server {name!r}"
-    fqdn = ck.get(m, "fqdn", str, what, default=f"{name}.{domain}")
-    if not _FQDN_RE.match(fqdn):
-        raise ck.fail(
-            ck.line_of(m, "fqdn") if "fqdn" in m else ck.line_of(m, "name"),
-            f"{what}: fqdn {fqdn!r} is not a DNS name (set fqdn explicitly)",
-        )
-    site = ck.text(ck.get(m, "site", (str, int), what, default="Default-First-Site-Name"), m.line, "site")
-
-    roles_line = ck.line_of(m, "roles")
-    roles = tuple(
-        ck.choice(r, ROLE_NAMES, roles_line, f"{what}: role")
-        for r in ck.string_list(m.get("roles", ["Mailbox"]), roles_line, "roles")
-    )
-    if not roles:
-        raise ck.fail(roles_line, f"{what}: roles must not be empty")
-    if "Edge" in roles and len(roles) > 1:
-        raise ck.fail(roles_line, f"{what}: the Edge role cannot be combined with other roles")
-    edition = ck.choice(
-        ck.get(m, "edition", str, what, default="Standard"),
-        EDITIONS,
-        ck.line_of(m, "edition"),
-        f"{what}: edition",
-    )
-
-    build = ck.build(ck.get(m, "build", (str,), what, required=True), ck.line_of(m, "build"), f"{what}: build")
-    if "cu_build" in m and "admin_display_version" in m:
-        raise ck.fail(
-            ck.line_of(m, "admin_display_version"),
-            f"{what}: give cu_build or admin_display_version, not both",
-        )
+    fqdn = _get(m, "fqdn", f"{name}.{domain}")
+    if not _FQDN_RE.match(fqdn):  # only a default can get here: the schema checked a given one
+        raise _fail(path, m.line_of("name"), f"{what}: fqdn {fqdn!r} is not a DNS name (set fqdn explicitly)")
+    roles = _texts(_get(m, "roles", ["Mailbox"]))
+    build = _build(m["build"])
     if "cu_build" in m:
-        cu_build = ck.build(
-            ck.get(m, "cu_build", str, what, required=True), ck.line_of(m, "cu_build"), f"{what}: cu_build"
-        )
-    elif "admin_display_version" in m:
-        adv = ck.get(m, "admin_display_version", str, what, required=True)
-        am = _ADV_RE.match(adv.strip())
-        if not am:
-            raise ck.fail(
-                ck.line_of(m, "admin_display_version"),
-                f"{what}: admin_display_version {adv!r} must look like 'Version 15.2 (Build 1118.7)'",
-            )
-        a, b, c, d = (int(g) for g in am.groups())
-        cu_build = (a, b, c, d)
+        cu_build, cu_line = _build(m["cu_build"]), m.line_of("cu_build")
+    elif "admin_display_version" in m:  # "Version 15.2 (Build 1118.7)", as the schema checked
+        numbers = re.findall(r"\d+", m["admin_display_version"])
+        cu_build, cu_line = _build(".".join(numbers)), m.line_of("admin_display_version")
     else:
-        cu_build = build
+        cu_build, cu_line = build, m.line_of("build")
     if cu_build[:3] != build[:3] or cu_build[3] > build[3]:
-        line = ck.line_of(m, "cu_build") if "cu_build" in m else ck.line_of(m, "admin_display_version")
-        raise ck.fail(
-            line,
-            f"{what}: CU build {'.'.join(map(str, cu_build))} does not belong to build "
-            f"{'.'.join(map(str, build))} (same major.minor.build, lower or equal revision)",
+        raise _fail(
+            path,
+            cu_line,
+            f"{what}: CU build {format_build(cu_build)} does not belong to build {format_build(build)} "
+            "(same major.minor.build, lower or equal revision)",
         )
-
-    exsetup = ck.choice(
-        ck.get(m, "exsetup", str, what, default="exsetup"),
-        EXSETUP_SOURCES,
-        ck.line_of(m, "exsetup"),
-        f"{what}: exsetup",
-    )
-    install_path = ck.get(m, "install_path", str, what, default=DEFAULT_INSTALL_PATH)
-    if not install_path.endswith("\\"):
-        install_path += "\\"
-
-    edge = "Edge" in roles
-    eems = _parse_eems(ck, m, what)
-    service = _parse_service(ck, m, what, edge)
-    events = _parse_events(ck, m, what)
-    log_lines = _parse_log_lines(ck, m, what)
-    get_mitigations = _parse_get_mitigations(ck, m, what, eems)
-    delegation = ck.get(m, "delegation", bool, what, default=True)
-    ocs = _parse_ocs(ck, m, what)
-    faults = _parse_faults(ck, m, what)
-    http = _parse_http(ck, m, what)
+    install_path = _get(m, "install_path", DEFAULT_INSTALL_PATH)
+    eems = _eems(m.get("eems"))
     return ServerSpec(
         name=name,
         fqdn=fqdn,
-        site=site,
+        site=str(_get(m, "site", "Default-First-Site-Name")),
         roles=roles,
-        edition=edition,
+        edition=_get(m, "edition", "Standard"),
         build=build,
         cu_build=cu_build,
-        exsetup=exsetup,
-        install_path=install_path,
+        exsetup=_get(m, "exsetup", "exsetup"),
+        install_path=install_path if install_path.endswith("\\") else install_path + "\\",
         eems=eems,
-        service=service,
-        events=events,
-        log_lines=log_lines,
-        get_mitigations=get_mitigations,
-        delegation=delegation,
-        ocs=ocs,
-        faults=faults,
+        service=_service(m, "Edge" in roles),
+        events=tuple(_event(path, e) for e in _get(m, "events", [])),
+        log_lines=tuple(_log_line(x) for x in _get(m, "log_lines", [])),
+        get_mitigations=_get_mitigations(m.get("get_mitigations"), eems),
+        delegation=_get(m, "delegation", True),
+        ocs=_ocs(m.get("ocs")),
+        faults=tuple(_fault(f) for f in _get(m, "faults", [])),
         line=m.line,
-        http=http,
+        http=_http(m.get("http")),
     )
 
 
-def _parse_eems(ck: _Checker, m: _LDict, what: str) -> EemsSpec:
-    raw = m.get("eems")
-    if raw is None:
-        return EemsSpec(True, (), (), False, None)
-    e = ck.mapping(raw, ck.line_of(m, "eems"), f"{what}: eems")
-    ck.keys(e, ("enabled", "applied", "blocked", "data_collection_enabled", "internet_web_proxy"), "eems")
-    proxy = ck.get(e, "internet_web_proxy", str, f"{what}: eems", nullable=True)
-    if proxy is not None and not re.match(r"^https?://[^\s]+$", proxy):
-        raise ck.fail(
-            ck.line_of(e, "internet_web_proxy"),
-            f"{what}: internet_web_proxy {proxy!r} must be an http(s) URI",
-        )
+def _eems(e: Mapping[str, Any] | None) -> EemsSpec:
     return EemsSpec(
-        enabled=ck.get(e, "enabled", bool, f"{what}: eems", default=True),
-        applied=ck.string_list(e.get("applied"), ck.line_of(e, "applied"), "eems.applied"),
-        blocked=ck.string_list(e.get("blocked"), ck.line_of(e, "blocked"), "eems.blocked"),
-        data_collection_enabled=ck.get(e, "data_collection_enabled", bool, f"{what}: eems", default=False),
-        internet_web_proxy=proxy,
+        enabled=_get(e, "enabled", True),
+        applied=_texts(_get(e, "applied")),
+        blocked=_texts(_get(e, "blocked")),
+        data_collection_enabled=_get(e, "data_collection_enabled", False),
+        internet_web_proxy=_get(e, "internet_web_proxy"),
     )
 
 
-def _parse_service(ck: _Checker, m: _LDict, what: str, edge: bool) -> ServiceSpec | None:
+def _service(m: _LDict, edge: bool) -> ServiceSpec | None:
     if "service" not in m:
         return None if edge else ServiceSpec("Running", "Automatic")
-    raw = m["service"]
-    line = ck.line_of(m, "service")
-    if raw is None or (isinstance(raw, str) and raw.lower() in ("absent", "missing", "not_installed")):
+    s = m["service"]
+    if not isinstance(s, Mapping):  # null, or absent/missing/not_installed
         return None
-    s = ck.mapping(raw, line, f"{what}: service (a mapping, or 'absent')")
-    ck.keys(s, ("status", "start_type"), "service")
-    status = ck.choice(
-        ck.get(s, "status", str, "service", default="Running"),
-        SERVICE_STATUSES,
-        ck.line_of(s, "status"),
-        f"{what}: service status",
+    return ServiceSpec(_get(s, "status", "Running"), _get(s, "start_type", "Automatic"))
+
+
+def _event(path: str, e: _LDict) -> EventSpec:
+    t_abs, t_off = _time(path, _get(e, "time", "now"), e.line_of("time"))
+    return EventSpec(
+        id=int(e["id"]),
+        level=_get(e, "level", "Error"),
+        message=str(e["message"]).rstrip("\n"),
+        source=_get(e, "source", EEMS_EVENT_SOURCE),
+        time_abs=t_abs,
+        time_offset=t_off,
     )
-    start = ck.choice(
-        ck.get(s, "start_type", str, "service", default="Automatic"),
-        START_TYPES,
-        ck.line_of(s, "start_type"),
-        f"{what}: service start_type",
-    )
-    return ServiceSpec(status, start)
 
 
-def _parse_events(ck: _Checker, m: _LDict, what: str) -> tuple[EventSpec, ...]:
-    seq = ck.sequence(m.get("events"), ck.line_of(m, "events"), f"{what}: events")
-    out = []
-    for item, line in zip(seq, seq.lines, strict=True):
-        e = ck.mapping(item, line, "an event")
-        ck.keys(e, ("id", "level", "time", "message", "source"), "event")
-        eid = ck.get(e, "id", int, "event", required=True)
-        level = ck.choice(
-            ck.get(e, "level", str, "event", default="Error"),
-            EVENT_LEVELS,
-            ck.line_of(e, "level"),
-            "event level",
-        )
-        t_abs, t_off = ck.time(e.get("time", "now"), ck.line_of(e, "time"), "event time")
-        message = ck.text(ck.get(e, "message", (str, int), "event", required=True), line, "event message")
-        source = ck.get(e, "source", str, "event", default=EEMS_EVENT_SOURCE)
-        out.append(
-            EventSpec(
-                id=eid,
-                level=level,
-                message=message.rstrip("\n"),
-                source=source,
-                time_abs=t_abs,
-                time_offset=t_off,
-            )
-        )
-    return tuple(out)
+def _time(path: str, value: str, line: int) -> tuple[dt.datetime | None, dt.timedelta | None]:
+    text = value.strip()
+    if text.lower() == "now":
+        return None, dt.timedelta(0)
+    m = _REL_TIME_RE.match(text)
+    if m and any(m.groups()):
+        d, h, mi, s = (int(g or 0) for g in m.groups())
+        return None, -dt.timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        problem = f"event time {value!r} is not a time (ISO 8601 like 2026-11-20T08:00:00Z, or relative like -2d4h)"
+        raise _fail(path, line, problem) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc), None
 
 
-def _parse_log_lines(ck: _Checker, m: _LDict, what: str) -> tuple[LogLine, ...]:
-    seq = ck.sequence(m.get("log_lines"), ck.line_of(m, "log_lines"), f"{what}: log_lines")
-    out = []
-    for item, line in zip(seq, seq.lines, strict=True):
-        if isinstance(item, _LDict):
-            ck.keys(item, ("file", "line"), "log line")
-            f = ck.get(item, "file", str, "log line", default=DEFAULT_LOG_FILE)
-            text = ck.text(ck.get(item, "line", (str, int), "log line", required=True), line, "log line")
-            out.append(LogLine(f, text))
-        else:
-            out.append(LogLine(DEFAULT_LOG_FILE, ck.text(item, line, "log line")))
-    return tuple(out)
+def _log_line(x: Any) -> LogLine:
+    if isinstance(x, Mapping):
+        return LogLine(_get(x, "file", DEFAULT_LOG_FILE), str(x["line"]))
+    return LogLine(DEFAULT_LOG_FILE, str(x))
 
 
-def _parse_get_mitigations(ck: _Checker, m: _LDict, what: str, eems: EemsSpec) -> GetMitigationsSpec:
-    raw = m.get("get_mitigations")
-    if raw is None:
+def _get_mitigations(g: Mapping[str, Any] | None, eems: EemsSpec) -> GetMitigationsSpec:
+    if g is None:
         derived = [_known(mid, "Applied") for mid in eems.applied]
         derived += [_known(mid, "Blocked") for mid in eems.blocked if mid not in eems.applied]
         return GetMitigationsSpec(tuple(derived), (), ())
-    g = ck.mapping(raw, ck.line_of(m, "get_mitigations"), f"{what}: get_mitigations")
-    ck.keys(g, ("mitigations", "warnings", "errors"), "get_mitigations")
-    seq = ck.sequence(g.get("mitigations"), ck.line_of(g, "mitigations"), "get_mitigations.mitigations")
     mits = []
-    for item, line in zip(seq, seq.lines, strict=True):
-        x = ck.mapping(item, line, "a mitigation")
-        ck.keys(x, ("server", "id", "type", "description", "status"), "mitigation")
-        mid = ck.text(ck.get(x, "id", (str, int), "mitigation", required=True), line, "mitigation id")
+    for x in _get(g, "mitigations", []):
+        mid = str(x["id"])
         default_type, default_desc = KNOWN_MITIGATIONS.get(mid.split(".")[0], ("IIS", ""))
         mits.append(
             MitigationSpec(
-                server=ck.get(x, "server", str, "mitigation"),
+                server=_get(x, "server"),
                 id=mid,
-                type=ck.get(x, "type", str, "mitigation", default=default_type),
-                description=ck.get(x, "description", str, "mitigation", default=default_desc),
-                status=ck.get(x, "status", str, "mitigation", default="Applied"),
+                type=_get(x, "type", default_type),
+                description=_get(x, "description", default_desc),
+                status=_get(x, "status", "Applied"),
             )
         )
-    return GetMitigationsSpec(
-        mitigations=tuple(mits),
-        warnings=ck.string_list(g.get("warnings"), ck.line_of(g, "warnings"), "get_mitigations.warnings"),
-        errors=ck.string_list(g.get("errors"), ck.line_of(g, "errors"), "get_mitigations.errors"),
-    )
+    return GetMitigationsSpec(tuple(mits), _texts(_get(g, "warnings")), _texts(_get(g, "errors")))
 
 
 def _known(mid: str, status: str) -> MitigationSpec:
@@ -803,128 +491,45 @@ def _known(mid: str, status: str) -> MitigationSpec:
     return MitigationSpec(server=None, id=mid, type=mtype, description=desc, status=status)
 
 
-def _parse_ocs(ck: _Checker, m: _LDict, what: str) -> OcsSpec:
-    raw = m.get("ocs")
-    if raw is None:
+def _ocs(o: Mapping[str, Any] | None) -> OcsSpec:
+    if o is None:
         return OcsSpec(True, 200, None)
-    o = ck.mapping(raw, ck.line_of(m, "ocs"), f"{what}: ocs")
-    ck.keys(o, ("reachable", "status_code", "error"), "ocs")
-    reachable = ck.get(o, "reachable", bool, "ocs", default=True)
-    code = ck.get(o, "status_code", int, "ocs", nullable=True, default=200 if reachable else None)
-    if "status_code" not in o:
-        code = 200 if reachable else None
-    error = ck.get(o, "error", str, "ocs", nullable=True)
+    reachable = _get(o, "reachable", True)
+    code = o.get("status_code", 200 if reachable else None)  # null: no status
+    error = _get(o, "error")
     if not reachable and code is None and not error:
         error = "Unable to connect to the remote server"
-    if code is not None and not 100 <= code <= 599:
-        raise ck.fail(ck.line_of(o, "status_code"), f"{what}: ocs.status_code {code} is not an HTTP status")
     return OcsSpec(reachable, code, error)
 
 
-_HTTP_BUILD_RE = re.compile(r"^\d{1,2}\.\d{1,2}\.\d{1,5}(?:\.\d{1,5})?$")
-_HTTP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-def _parse_http(ck: _Checker, m: _LDict, what: str) -> HttpSpec:
-    raw = m.get("http")
-    if raw is None:
-        return HttpSpec()
-    h = ck.mapping(raw, ck.line_of(m, "http"), f"{what}: http")
-    ck.keys(h, ("owa_header", "header_case", "manifest", "build", "fe_server"), "http")
-    where = f"{what}: http"
-    case = ck.get(h, "header_case", str, where, default="X-OWA-Version")
-    if case.lower() != "x-owa-version":
-        raise ck.fail(ck.line_of(h, "header_case"), f"{where}.header_case {case!r} must spell X-OWA-Version")
-    build = ck.get(h, "build", str, where)
-    if build is not None and not _HTTP_BUILD_RE.match(build.strip()):
-        raise ck.fail(ck.line_of(h, "build"), f"{where}.build {build!r} is not a build like 15.2.1118.26 (quote it)")
-    fe_server = ck.get(h, "fe_server", (str, int), where)
-    if fe_server is not None and not _HTTP_NAME_RE.match(str(fe_server)):
-        raise ck.fail(ck.line_of(h, "fe_server"), f"{where}.fe_server {fe_server!r} must be a server name")
+def _http(h: Mapping[str, Any] | None) -> HttpSpec:
+    build, fe_server = _get(h, "build"), _get(h, "fe_server")
     return HttpSpec(
-        owa_header=ck.get(h, "owa_header", bool, where, default=True),
-        header_case=case,
-        manifest=ck.get(h, "manifest", bool, where, default=True),
+        owa_header=_get(h, "owa_header", True),
+        header_case=_get(h, "header_case", "X-OWA-Version"),
+        manifest=_get(h, "manifest", True),
         build=build.strip() if build is not None else None,
         fe_server=str(fe_server) if fe_server is not None else None,
     )
 
 
-_FAULT_PARAMS: dict[str, tuple[str, ...]] = {
-    "refuse": ("endpoint",),
-    "http_401": ("endpoint",),
-    "http_500": ("endpoint",),
-    "wsman_fault": ("endpoint", "code", "message"),
-    "delay": ("endpoint", "ms", "scope"),
-    "hang": ("endpoint", "scope"),
-    "garbage": (),
-    "oversized": ("mb",),
-    "http_refuse": (),
-    "endless_body": ("endpoint",),
-    "negative_chunk": ("endpoint",),
-    "trailing_bytes": ("endpoint",),
-    "fqdn_as": ("fqdn",),
-    "ad_error": ("after", "terminating"),
-}
-
-
-def _parse_faults(ck: _Checker, m: _LDict, what: str) -> tuple[FaultSpec, ...]:
-    seq = ck.sequence(m.get("faults"), ck.line_of(m, "faults"), f"{what}: faults")
-    out = []
-    for item, line in zip(seq, seq.lines, strict=True):
-        if isinstance(item, str):
-            f = _LDict({"kind": item})
-            f.line = line
-            f.lines = {"kind": line}
-        else:
-            f = ck.mapping(item, line, "a fault (a mapping with 'kind', or a fault name)")
-        kind = ck.choice(ck.get(f, "kind", str, "fault", required=True), FAULT_KINDS, line, f"{what}: fault kind")
-        ck.keys(f, ("kind", *_FAULT_PARAMS[kind]), f"fault {kind}")
-        endpoint = ck.choice(
-            ck.get(f, "endpoint", str, "fault", default="both"),
-            ENDPOINTS,
-            ck.line_of(f, "endpoint"),
-            "fault endpoint",
-        )
-        kwargs: dict[str, Any] = {"kind": kind, "endpoint": endpoint}
-        if kind in COLLECTOR_FAULTS:
-            kwargs["endpoint"] = "wsman"
-        if kind == "delay":
-            ms = ck.get(f, "ms", int, "fault delay", required=True)
-            if ms < 0:
-                raise ck.fail(ck.line_of(f, "ms"), "fault delay: ms must not be negative")
-            kwargs["ms"] = ms
-            kwargs["scope"] = ck.choice(
-                ck.get(f, "scope", str, "fault", default="request"),
-                ("request", "collector"),
-                ck.line_of(f, "scope"),
-                "delay scope",
-            )
-        elif kind == "hang":
-            kwargs["scope"] = ck.choice(
-                ck.get(f, "scope", str, "fault", default="all"),
-                ("all", "collector"),
-                ck.line_of(f, "scope"),
-                "hang scope",
-            )
-        elif kind == "oversized":
-            mb = ck.get(f, "mb", (int, float), "fault oversized", default=1.0)
-            if not 0 < mb <= 256:
-                raise ck.fail(ck.line_of(f, "mb"), "fault oversized: mb must be > 0 and <= 256")
-            kwargs["mb"] = float(mb)
-        elif kind == "ad_error":
-            kwargs["after"] = ck.get(f, "after", int, "fault ad_error", default=0)
-            kwargs["terminating"] = ck.get(f, "terminating", bool, "fault ad_error", default=False)
-            kwargs["endpoint"] = "exchange"
-        elif kind == "fqdn_as":
-            kwargs["fqdn"] = ck.get(f, "fqdn", str, "fault fqdn_as", required=True)
-        elif kind == "wsman_fault":
-            kwargs["code"] = ck.get(f, "code", int, "fault wsman_fault", default=5)
-            kwargs["message"] = ck.get(f, "message", str, "fault wsman_fault", default="Access is denied.")
-        if kwargs.get("scope") == "collector":
-            kwargs["endpoint"] = "wsman"
-        out.append(FaultSpec(**kwargs))
-    return tuple(out)
+def _fault(f: str | Mapping[str, Any]) -> FaultSpec:
+    f = {"kind": f} if isinstance(f, str) else f
+    kind = f["kind"]
+    scope = _get(f, "scope", "all" if kind == "hang" else "request")
+    collector_only = kind in COLLECTOR_FAULTS or scope == "collector"
+    return FaultSpec(
+        kind=kind,
+        endpoint="wsman" if collector_only else "exchange" if kind == "ad_error" else _get(f, "endpoint", "both"),
+        ms=int(_get(f, "ms", 0)),
+        scope=scope,
+        mb=float(_get(f, "mb", 1.0)),
+        code=int(_get(f, "code", 5)),
+        message=_get(f, "message", "Access is denied."),
+        fqdn=_get(f, "fqdn", ""),
+        after=int(_get(f, "after", 0)),
+        terminating=_get(f, "terminating", False),
+    )
 
 
 def format_build(build: tuple[int, int, int, int]) -> str:

@@ -276,6 +276,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         status = 200
         try:
             req = wsman.parse_request(body)
+            if req.action.endswith("/Receive"):
+                lab.count_receive(spec.fqdn)
             payload = registry.handle(req, outcome.user or self._user_name(), self.client_address[0])
         except wsman.WSManFault as fault:
             status = 500
@@ -390,6 +392,7 @@ class LabOrg:
         self._pipeline_threads: list[threading.Thread] = []
         self._registries: list[wsman.ShellRegistry] = []
         self._counts: dict[str, int] = {s.fqdn.lower(): 0 for s in spec.servers}
+        self._receives: dict[str, int] = {}
         self._lock = threading.Lock()
         self._ntlm_handle: int | None = None
         self._started = False
@@ -489,6 +492,16 @@ class LabOrg:
     def count_request(self, fqdn: str) -> None:
         with self._lock:
             self._counts[fqdn.lower()] = self._counts.get(fqdn.lower(), 0) + 1
+
+    def receive_count(self, fqdn: str) -> int:
+        """WS-Man Receives among those requests: how many a pipeline needs depends on when its output and its
+        end are ready, as on a real server; the other requests are fixed by the protocol."""
+        with self._lock:
+            return self._receives.get(fqdn.lower(), 0)
+
+    def count_receive(self, fqdn: str) -> None:
+        with self._lock:
+            self._receives[fqdn.lower()] = self._receives.get(fqdn.lower(), 0) + 1
 
     def describe(self) -> str:
         """Human-readable listing of servers, addresses, ports, faults and the account."""

@@ -28,6 +28,7 @@ from typing import Any
 import css_inline
 
 from ..errors import MailError
+from ..history.views import trend_view
 from ..model import Report
 from ..render.html_report import environment
 from .settings import MailSettings
@@ -106,6 +107,7 @@ def _context(m: MailSummary, report: Report, settings: MailSettings, host: str, 
         "host": host,
         "changes": report.changes,
         "changes_mail": True,
+        "trend": trend_view(report.trend, mail=True),
     }
 
 

@@ -23,15 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from ..argv import RefusedSecretFlag
+from ..config_file import read_section
 from ..errors import InputError
 from ..model import Report, Severity
-from ..yamlload import LDict, LList, YamlSyntaxError, load_located
+from ..yamlload import LList
 
 PASSWORD_ENV = "EEMS_CHECK_SMTP_PASSWORD"
 KEYRING_SERVICE = "eems-check-smtp"
-# Top-level sections a config file may hold. Anything else is an error, so a typo such as `mial:` cannot
-# silently turn mail off in a scheduled task. Another part of eems-check that adds a section adds it here.
-CONFIG_SECTIONS = ("mail",)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -89,7 +87,12 @@ class MailSettings:
 def add_mail_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the mail flags to `parser`. Every default is None so that a flag can override the config file."""
     g = parser.add_argument_group("mail the report (after it is written to disk)")
-    g.add_argument("--config", type=Path, metavar="FILE", help="YAML file with a mail: section (flags override it)")
+    g.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="YAML file with a mail: section and, for scan, a scan: section (flags override both)",
+    )
     g.add_argument(
         "--mail-to", action="append", metavar="ADDR", help="send the report to this address (repeatable; or a,b)"
     )
@@ -165,30 +168,9 @@ _FORBIDDEN = ("password", "smtp_password", "pass", "secret")
 
 def _read_config(path: Path) -> dict[str, _Value]:
     """The `mail:` section of a config file as {key: value with origin}; {} when the file has no such section."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
-    try:
-        doc = load_located(text)
-    except YamlSyntaxError as exc:
-        raise InputError(f"{path}:{exc.line}: {exc.problem}") from exc
-    if doc is None:
-        return {}
-    if not isinstance(doc, LDict):
-        raise InputError(f"{path}:1: the config file must be a mapping with a mail: section")
-    for key in doc:
-        if key not in CONFIG_SECTIONS:
-            raise InputError(
-                f"{path}:{doc.line_of(key)}: unknown section {key!r} (known: {', '.join(CONFIG_SECTIONS)})"
-            )
-    section = doc.get("mail")
+    section = read_section(path, "mail")
     if section is None:
         return {}
-    if not isinstance(section, LDict):
-        raise InputError(f"{path}:{doc.line_of('mail')}: mail: must be a mapping of settings")
     out: dict[str, _Value] = {}
     for raw_key, value in section.items():
         line = section.line_of(raw_key)

@@ -15,21 +15,13 @@ from dataclasses import dataclass
 from ..model import Report, ServerReport, Severity, Verdict
 from ..render.common import NEUTRAL, finding_colours, role_text, severity_colours, verdict_word
 
-EEMS_CATEGORY = "EEMS"
 CELL_CHARS = 60  # a cell longer than this is cut in the mail body (never in the attachments)
 LINK_LIMIT = 6
 
 
 def eems_overview_rules(report: Report) -> tuple[tuple[str, str], ...]:
-    """The overview rules that decide whether EEMS can get mitigations: those whose findings are in the EEMS
-    category (by default EEMS-OCS-2023 and EEMS-NEW-2026). A rule no server has a finding for falls back to its
-    id starting with "EEMS-"."""
-    out = []
-    for rule_id, label in report.run.overview_rules:
-        categories = {f.category for s in report.servers if (f := s.finding(rule_id)) is not None}
-        if EEMS_CATEGORY in categories or (not categories and rule_id.startswith("EEMS-")):
-            out.append((rule_id, label))
-    return tuple(out)
+    """The overview rules that decide whether EEMS can get mitigations (`Report.eems_overview_rules`)."""
+    return report.eems_overview_rules
 
 
 def cannot_receive(report: Report) -> list[ServerReport]:

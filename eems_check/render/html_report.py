@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from ..history.views import trend_view
 from ..model import Report, ServerReport, Severity, Verdict
 from .common import (
     finding_class,
@@ -161,4 +162,5 @@ class HtmlRenderer:
             views=server_views(report),
             summary=summary(report),
             changes=report.changes,
+            trend=trend_view(report.trend),
         )

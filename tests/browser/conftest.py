@@ -24,7 +24,6 @@ from eems_check.evaluate import evaluate
 from eems_check.inventory import read_inventory
 from eems_check.model import Report, Severity
 from eems_check.render import Format
-from eems_check.render.json_report import report_to_document
 from eems_check.ruleset import RuleSet
 
 from ..conftest import FIXTURES, GENERATED, TODAY
@@ -123,10 +122,21 @@ def changes_report(ruleset: RuleSet, report_folder: Path) -> ReportFile:
         generated_at=earlier,
     )
     new = evaluate(inventory, ruleset, today=TODAY, generated_at=GENERATED)
-    changes = compare(report_to_document(old), report_to_document(new), old_label="old.json")
+    changes = compare(old, new, old_label="old.json")
     assert changes.counts.added_servers == 1 and changes.counts.new_findings
     report = dataclasses.replace(new, changes=changes)
     return _report_file("changes", report, Format.HTML.renderer().render(report), report_folder / "changes.html")
+
+
+@pytest.fixture(scope="session")
+def trend_report(ruleset: RuleSet, report_folder: Path) -> ReportFile:
+    """The last of 26 weekly runs of the sample organisation patched server by server (tests/history), recorded
+    in a real history file: the "Remediation progress" section, with "Changes since" four runs before."""
+    from ..history.halfyear import half_year
+    from .trend import recorded_report
+
+    report = recorded_report(half_year(ruleset), report_folder / "eems-history-Contoso.sqlite")
+    return _report_file("trend", report, Format.HTML.renderer().render(report), report_folder / "trend.html")
 
 
 REPORT_FIXTURES = {
@@ -134,6 +144,7 @@ REPORT_FIXTURES = {
     "demo-scan": "demo_scan_report",
     "hostile": "hostile_report",
     "changes": "changes_report",
+    "trend": "trend_report",
 }
 
 

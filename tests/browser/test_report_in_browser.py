@@ -18,7 +18,7 @@ from .conftest import ARTIFACTS, DESKTOP, NARROW, OpenReport, ReportFile, Tab
 if TYPE_CHECKING:
     from playwright.sync_api import ViewportSize
 
-REPORTS = ["sample", "demo-scan", "hostile", "changes"]
+REPORTS = ["sample", "demo-scan", "hostile", "changes", "trend"]
 each_report = pytest.mark.parametrize("report", REPORTS, indirect=True)
 sample_only = pytest.mark.parametrize("report", ["sample"], indirect=True)
 with_and_without_js = pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])

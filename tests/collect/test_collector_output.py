@@ -50,7 +50,24 @@ CASES = [
         "collection.collected_at": dt.datetime(2026, 11, 27, 10, 15, tzinfo=dt.timezone.utc)}),
     Case("service_missing.json", CollectionStatus.OK, None, {
         "service": None, "service_collected": True, "events": (), "log_lines": (), "ocs_probe.status_code": 407,
-        "ocs_probe.reachable": False, "exsetup_version": "15.01.2375.037"}),
+        "ocs_probe.reachable": None, "ocs_probe.proxy_auth_required": True, "exsetup_version": "15.01.2375.037"}),
+    Case("hostless_no_delegation.json", CollectionStatus.OK, None, {
+        "get_mitigations.ran": False, "get_mitigations.host": "EX01", "get_mitigations.reason":
+        "no delegated credentials on EX01 for the second hop to its own /PowerShell (Connecting to remote server "
+        "ex01.contoso.lab failed with the following error message : Access is denied. For more information, see "
+        "the about_Remote_Troubleshooting Help topic.); --probe-ocs tests the Office Config Service from the "
+        "server without them"}),
+    Case("script_stopped.json", CollectionStatus.OK, None, {
+        "get_mitigations.ran": True, "get_mitigations.warnings[0]":
+        "Connection with Mitigation Endpoint was not successful. To enable connectivity please refer: "
+        "https://aka.ms/HelpConnectivityEEMS", "get_mitigations.errors":
+        ("Get-Mitigations.ps1 stopped: You cannot call a method on a null-valued expression.",),
+        "get_mitigations.mitigations[0].id": "PING1"}),
+    Case("log_file_skipped.json", CollectionStatus.PARTIAL,
+         "EEMS log file MitigationService_2026112601-1.log skipped: Access to the path", {
+             "log_lines[0].file": "MitigationService_2026112709-1.log", "events[0].id": 1008}),
+    Case("intercepted.json", CollectionStatus.OK, None, {
+        "ocs_probe.certificate_issuer": "CN=Contoso Inspection CA, O=Contoso, C=NL", "ocs_probe.reachable": True}),
     Case("missing_keys.json", CollectionStatus.PARTIAL, "lacks 'service'", {
         "service_collected": False, "events": None, "log_lines": None, "exsetup_version": None,
         "build_source": BuildSource.ADMIN_DISPLAY_VERSION, "build_string": "Version 15.2 (Build 1748.10)",

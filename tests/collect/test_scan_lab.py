@@ -82,7 +82,8 @@ def test_collected_details_reach_the_record(demo_scan: Inventory) -> None:
     assert "not deemed safe" in exse02.events[0].message
     exse01 = _server(demo_scan, "EXSE01")
     assert exse01.get_mitigations is not None and not exse01.get_mitigations.ran
-    assert "delegation" in (exse01.get_mitigations.reason or "")
+    assert "no delegated credentials on EXSE01" in (exse01.get_mitigations.reason or "")
+    assert "--probe-ocs" in (exse01.get_mitigations.reason or "")
     assert exse01.log_lines is not None and "<script>" in exse01.log_lines[0].line
 
 

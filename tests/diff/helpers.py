@@ -7,9 +7,11 @@ from typing import Any
 
 import yaml
 
+from eems_check.model import Report
+from eems_check.report_io import read_report, report_from_document
+
 FIXTURES = Path(__file__).parent / "fixtures"
 REPORTS = FIXTURES / "reports"
-MALFORMED = FIXTURES / "malformed"
 
 
 def load_yaml(name: str) -> Any:
@@ -30,26 +32,53 @@ def finding(rule_id: str, verdict: str, severity: str, message: str = "") -> dic
     }
 
 
-def server(name: str, findings: list[dict[str, Any]], number: str | None = None, precision: str | None = "su") -> Any:
+def server(name: str, findings: list[dict[str, Any]], number: str | None = None, precision: str = "su") -> Any:
+    ranks = ["ok", "info", "warning", "error", "critical"]
     return {
         "server": name,
+        "worst": max((f["severity"] for f in findings), key=ranks.index, default="ok"),
         "eems_state": "Enabled",
-        "build": {"name": f"build {number}" if number else "not collected", "number": number, "precision": precision},
+        "build": {
+            "text": number,
+            "source": "exsetup" if number else None,
+            "number": number,
+            "name": f"build {number}" if number else "not collected",
+            "product": None,
+            "cu": None,
+            "update": None,
+            "released": None,
+            "age_days": None,
+            "precision": precision,
+            "status": "known" if number else "unknown",
+        },
         "findings": findings,
     }
 
 
-def report(generated_at: str, results: list[dict[str, Any]], org: str = "Contoso") -> dict[str, Any]:
-    """A small but valid report document (no inventory servers: a diff does not need them)."""
-    return {
+def report(generated_at: str, results: list[dict[str, Any]], org: str = "Contoso") -> Report:
+    """A small but complete report (what `report_io` reads back from a file), one inventory server per result."""
+    doc = {
         "schema": "eems-check/report",
         "schema_version": 1,
         "run": {
             "tool_version": "0.1.0",
             "rules_version": "2026.11.27",
+            "rules_as_of": "2026-11-27",
+            "evaluated_on": generated_at[:10],
             "generated_at": generated_at,
             "overview_rules": [{"rule_id": "EEMS-OCS-2023", "label": "EEMS Mar 2023"}],
         },
-        "inventory": {"organization": {"name": org}},
+        "inventory": {
+            "schema": "eems-check/inventory",
+            "schema_version": 1,
+            "organization": {"name": org},
+            "servers": [{"name": r["server"]} for r in results],
+        },
         "results": results,
     }
+    return report_from_document(doc, f"report of {generated_at}")
+
+
+def read(name: str) -> Report:
+    """A saved report of reports/."""
+    return read_report(REPORTS / name)

@@ -139,10 +139,10 @@ servers:
     ("    http: {build: latest}", "is not a build"),
     ("    http: {build: \"15.2\"}", "is not a build"),
     ("    http: {fe_server: \"EX01\\r\\nX: y\"}", "must be a server name"),
-    ("    http: {owa_header: maybe}", "true or false"),
-    ("    http: {stripped: true}", "unknown key 'stripped'"),
-    ("    http: yes", "must be a mapping"),
-    ("    faults: [{kind: http_refuse, endpoint: wsman}]", "unknown key 'endpoint'"),
+    ("    http: {owa_header: maybe}", "must be boolean or null, not \"maybe\""),
+    ("    http: {stripped: true}", "unknown field(s) ('stripped' was unexpected)"),
+    ("    http: yes", "must be object or null, not true"),
+    ("    faults: [{kind: http_refuse, endpoint: wsman}]", "unknown field(s) ('endpoint' was unexpected)"),
 ])
 def test_bad_http_options_name_the_line(extra: str, problem: str) -> None:
     with pytest.raises(LabOrgError, match=rf"^<org>:7: .*{re.escape(problem)}"):

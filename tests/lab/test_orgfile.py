@@ -52,6 +52,12 @@ def test_defaults_and_derived_values() -> None:
     assert spec.netbios_domain == "CONTOSO"
 
 
+def test_a_upn_account_takes_the_netbios_domain_from_the_dns_domain() -> None:
+    text = HEAD.replace("CONTOSO\\scanner", "scan@contoso.lab") + '  - {name: EX01, build: "15.2.1118.26"}\n'
+    spec = parse_org(text, "x.yaml")
+    assert (spec.accounts[0].domain, spec.accounts[0].user, spec.netbios_domain) == ("", "scan@contoso.lab", "CONTOSO")
+
+
 def test_relative_and_absolute_event_times() -> None:
     spec = parse_org(
         HEAD
@@ -84,37 +90,43 @@ def test_admin_display_version_can_replace_cu_build() -> None:
     [
         ("organization: [\n", 2, "YAML syntax error"),
         (HEAD.replace("servers:\n", "servers: []\n"), 4, "at least one server"),
-        (HEAD + "  - {name: EX01}\n", 5, "missing required key 'build'"),
-        (HEAD + "  - {name: EX01, build: 15.2}\n", 5, "must be a string"),
+        (HEAD + "  - {name: EX01}\n", 5, "servers[0]: 'build' is required"),
+        (HEAD + "  - {name: EX01, build: 15.2}\n", 5, "servers[0].build: must be string, not 15.2"),
         (HEAD + '  - {name: EX01, build: "15.2.x.1"}\n', 5, "not a build number"),
         (HEAD + '  - {name: EX01, build: "15.2.1118.26", cu_build: "15.2.986.5"}\n', 5, "does not belong"),
         (
             HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    rolez: [Mailbox]\n',
             7,
-            "unknown key 'rolez'",
+            "servers[0]: unknown field(s) ('rolez' was unexpected)",
         ),
         (
             HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    roles: [Mailbox, Edge]\n',
             7,
             "cannot be combined",
         ),
-        (HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    edition: Gold\n', 7, "edition 'Gold'"),
+        (
+            HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    edition: Gold\n',
+            7,
+            'servers[0].edition: must be one of Standard, StandardEvaluation, Enterprise, EnterpriseEvaluation, '
+            'Coexistence, not "Gold"',
+        ),
         (
             HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    faults: [explode]\n',
             7,
-            "fault kind 'explode'",
+            'servers[0].faults[0]: must be one of refuse, http_401, http_500, wsman_fault, delay, hang, garbage, '
+            'oversized, http_refuse, endless_body, negative_chunk, trailing_bytes, fqdn_as, ad_error, not "explode"',
         ),
         (
             HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    faults:\n      - {kind: delay}\n',
             8,
-            "missing required key 'ms'",
+            "servers[0].faults[0]: 'ms' is required",
         ),
         (
             HEAD
             + '  - name: EX01\n    build: "15.2.1118.26"\n'
             + "    faults:\n      - {kind: hang, scope: forever}\n",
             8,
-            "hang scope 'forever'",
+            'servers[0].faults[0].scope: must be one of all, collector, not "forever"',
         ),
         (
             HEAD
@@ -126,7 +138,8 @@ def test_admin_display_version_can_replace_cu_build() -> None:
         (
             HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    service: {status: Sleeping}\n',
             7,
-            "service status",
+            'servers[0].service.status: must be one of Running, Stopped, Paused, StartPending, StopPending, '
+            'ContinuePending, PausePending, not "Sleeping"',
         ),
         (
             HEAD + '  - {name: EX01, build: "15.2.1118.26"}\n  - {name: ex01, build: "15.2.1118.26"}\n',
@@ -143,6 +156,60 @@ def test_admin_display_version_can_replace_cu_build() -> None:
             "discovery_server 'EX09'",
         ),
         (HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    build: "15.2.1118.25"\n', 7, "duplicate key"),
+        (
+            HEAD.replace("  - {username: CONTOSO\\scanner, password: pw}\n", "  []\n"),
+            2,
+            "accounts: must list at least one account",
+        ),
+        (HEAD.replace("password: pw", "password: ''"), 3, "accounts[0].password: must not contain ':'"),
+        (
+            HEAD
+            + '  - name: EX01\n    build: "15.2.1118.26"\n    cu_build: "15.2.1118.7"\n'
+            + '    admin_display_version: "Version 15.2 (Build 1118.7)"\n',
+            8,
+            "servers[0]: give cu_build or admin_display_version, not both",
+        ),
+        (
+            HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    admin_display_version: "15.2.1118.7"\n',
+            7,
+            "servers[0].admin_display_version: \"15.2.1118.7\" must look like 'Version 15.2 (Build 1118.7)'",
+        ),
+        (HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    roles: []\n', 7, "servers[0].roles: must not be empty"),
+        (
+            HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    ocs: {reachable: false, status_code: 700}\n',
+            7,
+            "servers[0].ocs.status_code: 700 is not an HTTP status",
+        ),
+        (
+            HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    ocs: {reachable: false, status_code: 99}\n',
+            7,
+            "servers[0].ocs.status_code: 99 is not an HTTP status",
+        ),
+        (
+            HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    eems: {internet_web_proxy: "ftp://p"}\n',
+            7,
+            'servers[0].eems.internet_web_proxy: "ftp://p" must be an http(s) URI',
+        ),
+        (
+            HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    faults:\n      - {kind: delay, ms: -1}\n',
+            8,
+            "servers[0].faults[0].ms: must not be negative",
+        ),
+        (
+            HEAD + '  - name: EX01\n    build: "15.2.1118.26"\n    faults:\n      - {kind: oversized, mb: 0}\n',
+            8,
+            "servers[0].faults[0].mb: must be > 0 and <= 256",
+        ),
+        (
+            HEAD + '  - name: "EX01\\n"\n    build: "15.2.1118.26"\n',
+            5,
+            "servers[0].name: server name must be one non-empty line",
+        ),
+        (
+            HEAD.replace("domain: contoso.lab}", "domain: contoso lab}"),
+            1,
+            'organization.domain: "contoso lab" is not a DNS name',
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None,
 )

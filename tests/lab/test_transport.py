@@ -40,7 +40,10 @@ def test_sealed_ntlm_and_spnego_cycles_use_eight_requests(auth: str, endpoint: s
 
 
 def _count_one_sealed_cycle(basic_lab: LabOrg, auth: str, endpoint: str) -> None:
+    # 3 authentication legs, Create, a pool Receive, Command, a pipeline Receive, Delete. A pipeline whose output
+    # is ready before its end may take a second Receive (as on a real server): Receives are counted apart.
     before = basic_lab.request_count("ex01.contoso.lab")
+    receives_before = basic_lab.receive_count("ex01.contoso.lab")
     wsm = client(basic_lab, "ex01.contoso.lab", endpoint, auth=auth)
     config = "Microsoft.Exchange" if endpoint == "exchange" else "Microsoft.PowerShell"
     with RunspacePool(wsm, configuration_name=config) as pool:
@@ -50,7 +53,8 @@ def _count_one_sealed_cycle(basic_lab: LabOrg, auth: str, endpoint: str) -> None
             ps.add_parameter("InputObject", "x")
         assert len(ps.invoke()) == 1
     assert wsm.transport.encryption is not None  # pypsrp sealed every message
-    assert basic_lab.request_count("ex01.contoso.lab") - before == 8
+    receives = basic_lab.receive_count("ex01.contoso.lab") - receives_before
+    assert basic_lab.request_count("ex01.contoso.lab") - before - receives == 6 and receives >= 2
 
 
 def test_wrong_password_raises_authentication_error(basic_lab: LabOrg) -> None:

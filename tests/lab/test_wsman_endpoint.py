@@ -13,14 +13,13 @@ import pytest
 from pypsrp.client import Client
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
 
+from eems_check.collect.collector import collector_script
 from eems_check.lab import LabOrg
 from tests.lab.conftest import client, start_fixture_lab
 
-COLLECTOR = """# eems-check-collector
-param([int]$MaxEvents = 50, [int]$EventDays = 30, [int]$MaxLogLines = 200, [switch]$ProbeOcs,
-      [switch]$RunGetMitigations)
-# (the lab recognises the marker line; the body does not matter)
-"""
+# The script the scanner sends: the lab answers from what it does (how it loads the Exchange cmdlets) and refuses
+# what a host-less session refuses.
+COLLECTOR = collector_script()
 
 
 def run_collector(lab: LabOrg, fqdn: str, **params: Any) -> tuple[str, PowerShell]:
@@ -66,6 +65,7 @@ def test_collector_answers_with_one_compact_json_document(basic_lab: LabOrg) -> 
         "service",
         "events",
         "log_lines",
+        "log_files_skipped",
         "ocs_probe",
         "get_mitigations",
         "truncated",
@@ -116,6 +116,7 @@ def test_collector_answers_with_one_compact_json_document(basic_lab: LabOrg) -> 
                     "proxy": None,
                     "status_code": 200,
                     "error": None,
+                    "certificate_issuer": None,
                 }
             ),
         ),
@@ -130,6 +131,7 @@ def test_collector_answers_with_one_compact_json_document(basic_lab: LabOrg) -> 
                 and [m["id"] for m in d["get_mitigations"]["mitigations"]] == ["PING1", "M1.1", "M2.1.0"]
                 and d["get_mitigations"]["mitigations"][2]["status"] == "Blocked"
                 and d["get_mitigations"]["mitigations"][0]["server"] == "EX01"
+                and d["get_mitigations"]["host"] == "EX01"
             ),
         ),
     ],
@@ -156,11 +158,10 @@ def test_collector_reflects_server_state_and_escapes_like_powershell(basic_lab: 
     assert doc["exsetup"]["source"] == "registry" and doc["exsetup"]["file_version"] == "15.02.2562.041"
     assert isinstance(doc["events"], dict)  # exactly one event: collapsed like ConvertTo-Json does
     assert doc["events"]["message"] == "<script>alert(1)</script> & 'quoted'"
-    assert doc["get_mitigations"] == {
-        "ran": False,
-        "reason": "Exchange cmdlets could not be loaded in the remote "
-        "session: delegation (CredSSP or Kerberos) is not available",
-    }
+    # Without delegation the second hop to the server's own /PowerShell fails, as New-PSSession reports it.
+    gm = doc["get_mitigations"]
+    assert (gm["ran"], gm["failed_at"], gm["host"]) == (False, "session", "EX02")
+    assert "Access is denied" in gm["error"] and "ex02.contoso.lab" in gm["error"].lower()
 
 
 def test_edge_collector_has_no_service(basic_lab: LabOrg) -> None:

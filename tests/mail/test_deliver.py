@@ -109,8 +109,7 @@ def test_send_saved_report_refuses_an_inventory(smtp_server: ServerFactory, tmp_
     server = smtp_server()
     path = tmp_path / "inv.json"
     path.write_text('{"schema": "eems-check/inventory", "schema_version": 1}', encoding="utf-8")
-    with pytest.raises(InventoryError, match="this is an inventory, not a report"):
-        send_saved_report(path, server.settings)
-    with pytest.raises(InventoryError, match="schema: must be 'eems-check/report'"):
-        send_saved_report(FIXTURES / "inventories" / "minimal.json", server.settings)
+    for inventory in (path, FIXTURES / "inventories" / "minimal.json"):  # with a schema id, and without one
+        with pytest.raises(InventoryError, match="schema: this is an inventory, not a report"):
+            send_saved_report(inventory, server.settings)
     assert server.recorder.messages == []

@@ -261,10 +261,9 @@ def test_mail_sizes_stay_under_gmail_clipping(sample_report: Report, written: di
 
 def test_changes_since_the_previous_report_are_in_both_parts() -> None:
     from eems_check.diff import compare
-    from eems_check.render.json_report import report_to_document
 
     now = big_report(15)
-    changes = compare(report_to_document(big_report(12)), report_to_document(now), old_label="last-week.json")
+    changes = compare(big_report(12), now, old_label="last-week.json")
     msg = build_message(dataclasses.replace(now, changes=changes), {}, SETTINGS)
     line = "Changes since 2026-11-27 07:00 UTC: 3 servers added."
     assert line in text_part(msg).splitlines()

@@ -5,6 +5,7 @@ schema, the collector and the scanner on names, keys and statuses."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,8 @@ def test_failed_and_edge_servers_keep_their_reasons(reports: dict[str, dict[str,
     assert results["EX19-02"]["COLLECTION"] == "fail"
     assert results["EDGE01"]["EDGE-SERVER"] == "fail"
     assert results["EX16-01"]["COLLECTION"] == "fail"  # partial: a warning
-    # The Get-Mitigations.ps1 connectivity WARNING captured in EMS reaches the rule.
-    assert results["EX16-01"]["EEMS-GET-MITIGATIONS"] == "fail"
+    # Get-Mitigations.ps1 ran on ADMIN01 (the admin's computer): its connectivity check says nothing about EX16-01.
+    assert results["EX16-01"]["EEMS-GET-MITIGATIONS"] == "unknown"
 
 
 @pytest.mark.parametrize("row", WRITTEN_BY_SCRIPT, ids=[r[0] for r in WRITTEN_BY_SCRIPT])
@@ -185,20 +186,57 @@ def test_collector_runs_remotely_with_named_parameters_per_non_edge_server() -> 
     assert "if ($entry['is_edge']) {" in source
 
 
-def test_default_collector_path_points_at_the_real_collector() -> None:
+@pytest.mark.parametrize(("layout", "candidate"), [
+    ("a copy made by eems-check scripts --copy", "Join-Path -Path $PSScriptRoot -ChildPath 'collector.ps1'"),
+    ("the installed package", "-Parent) -ChildPath 'collect\\collector.ps1'"),
+    ("a checkout", "-Parent) -ChildPath 'eems_check\\collect\\collector.ps1'"),
+])
+def test_default_collector_path_finds_the_collector_in_each_layout(layout: str, candidate: str, tmp_path: Path) -> None:
+    from eems_check.wrappers import copy_scripts, scripts_dir
+
     source = EXPORT.read_text()
-    assert "Join-Path -Path (Split-Path -Path $PSScriptRoot -Parent) -ChildPath 'eems_check\\collect\\collector.ps1'" \
-        in source
-    assert (EXPORT.parent.parent / "eems_check" / "collect" / "collector.ps1").is_file()
+    assert candidate in source, layout
+    folder = {"a copy made by eems-check scripts --copy": None, "the installed package": scripts_dir(),
+              "a checkout": EXPORT.parent}[layout]
+    if folder is None:
+        folder = tmp_path
+        copy_scripts(folder)
+    relative = candidate.split("-ChildPath ")[1].strip("'").replace("\\", "/")
+    base = folder if "$PSScriptRoot -ChildPath" in candidate else folder.parent
+    if layout == "the installed package":  # installed: eems_check/scripts next to eems_check/collect
+        base = Path(__import__("eems_check").__file__).parent
+    assert (base / relative).is_file(), layout
     assert "was not found at" in source and "-CollectorPath" in source
 
 
-def test_get_mitigations_runs_in_ems_with_its_warnings_captured() -> None:
+def test_get_mitigations_runs_in_ems_streaming_its_records_without_strict_mode() -> None:
     script = load(EXPORT)
     text = script.code(script.function("Invoke-GetMitigationsScript"))
-    assert "& $ScriptPath -Identity $Identity 3>&1 2>&1" in text
+    # Streamed into ForEach-Object: `try { @(& script *>&1) }` lost every warning when the script threw late.
+    assert "& $ScriptPath -Identity $Identity *>&1 | ForEach-Object -Process {" in text
+    assert "@(& $ScriptPath" not in text
+    # Strict mode off before the call: this script's Set-StrictMode -Version Latest would reach into Microsoft's.
+    assert text.index("Set-StrictMode -Off") < text.index("& $ScriptPath")
     assert "[System.Management.Automation.WarningRecord]" in text
     assert "Get-Variable -Name 'exscripts'" in script.source.decode()
+
+
+def test_the_connectivity_warning_stays_with_the_computer_that_ran_the_script() -> None:
+    script = load(EXPORT)
+    text = script.code(script.function("Invoke-GetMitigationsScript"))
+    assert "host = $ThisHost" in text
+    assert "if ($own) { $warnings.Add($item.Message) }" in text
+    assert "host = $thisHost" in script.source.decode()  # the document's collector.host
+
+
+def test_large_answers_are_parsed_without_the_2_mb_limit_of_powershell_4() -> None:
+    script = load(EXPORT)
+    text = script.code(script.function("ConvertFrom-CollectorJson"))
+    assert "$serializer.MaxJsonLength = [int]::MaxValue" in text
+    reading = script.code(script.function("Add-CollectorReading"))
+    assert "ConvertFrom-CollectorJson -Text $Text" in reading and "ConvertFrom-Json" not in reading
+    # Dictionaries from JavaScriptSerializer are read through Get-BagValue, never .PSObject.Properties directly.
+    assert ".PSObject.Properties[" not in reading
 
 
 def test_requires_the_exchange_management_shell() -> None:
@@ -232,3 +270,40 @@ def test_fixtures_readme_lists_every_fixture() -> None:
     text = (FIXTURES / "README.md").read_text()
     for name in (p.name for p in Path(FIXTURES).glob("*.json")):
         assert name in text
+
+
+def _scrub_pattern() -> str:
+    script = load(EXPORT)
+    body = script.code(script.function("ConvertTo-ScrubbedText"))
+    literal = re.search(r"\[regex\]::Replace\(\$Text, '((?:[^']|'')*)'", body)
+    assert literal, "the URL credential pattern moved"
+    return literal.group(1).replace("''", "'")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('"proxy":"http://svc-proxy:Summer2026!@proxy.contoso.com:8080/"',
+     '"proxy":"http://scrubbed:scrubbed@proxy.contoso.com:8080/"'),
+    ("<S N=\"InternetWebProxy\">http://CONTOSO%5Csvc:p%40ss@10.0.0.1:3128</S>",
+     "<S N=\"InternetWebProxy\">http://scrubbed:scrubbed@10.0.0.1:3128</S>"),
+    ('"url":"https://officeclient.microsoft.com/GetExchangeMitigations"',
+     '"url":"https://officeclient.microsoft.com/GetExchangeMitigations"'),
+    ('"proxy":"http://proxy.contoso.com:8080/"', '"proxy":"http://proxy.contoso.com:8080/"'),
+])
+def test_a_capture_never_holds_a_password_inside_a_url(text: str, expected: str) -> None:
+    # .NET and Python read this pattern alike (a fixed-width lookbehind and character classes).
+    assert re.sub(_scrub_pattern(), "scrubbed:scrubbed@", text) == expected
+
+
+def test_the_capture_holds_both_cmdlets_as_clixml_and_each_collector_answer_scrubbed() -> None:
+    script = load(EXPORT)
+    source = script.source.decode()
+    assert "Export-Clixml -LiteralPath $raw" in source
+    assert "File = 'GetExchangeServer.xml'; Objects = $allServers" in source
+    assert "File = 'GetOrganizationConfig.xml'; Objects = @($organization)" in source
+    assert "format = 'eems-check/capture'; version = 1" in source
+    assert "('collector\\{0}.json' -f $entry['name'])" in source
+    # Every captured file goes through Save-CaptureText, which scrubs before writing.
+    saver = script.code(script.function("Save-CaptureText"))
+    assert "(ConvertTo-ScrubbedText -Text $Text -Names $scrubTable)" in saver
+    writes = [n for n in script.nodes("invocation_expression") if "WriteAllText" in script.text(n)]
+    assert sum("$captureFolder" in script.text(n) for n in writes) == 0

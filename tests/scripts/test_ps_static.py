@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .pwsh import COLLECTOR, EXPORT, INVOKE, REGISTER, help_sections, load, ps1_files
+from .pwsh import COLLECTOR, EXPORT, FIXTURES, INVOKE, REGISTER, Script, help_sections, load, ps1_files
 
 ALIASES = {"%", "?", "select", "where", "foreach", "gci", "ls", "dir", "cat", "echo", "cd", "cp", "mv", "rm", "iex",
            "irm", "iwr", "ft", "fl", "gc", "sc", "ni", "gps", "gsv",
@@ -103,7 +103,8 @@ def test_is_an_advanced_script_in_strict_mode_that_stops_on_errors(path: Path) -
 
 @pytest.mark.parametrize("path", OURS, ids=[p.name for p in OURS])
 def test_functions_use_approved_verb_noun_names(path: Path) -> None:
-    approved = {"Add", "ConvertFrom", "ConvertTo", "Copy", "Find", "Get", "Invoke", "New", "Resolve", "Set"}
+    approved = {"Add", "ConvertFrom", "ConvertTo", "Copy", "Find", "Get", "Invoke", "New", "Resolve", "Save", "Set",
+                "Test"}
     names = load(path).function_names()
     assert sorted(n for n in names if n.split("-")[0] not in approved or "-" not in n) == []
 
@@ -113,3 +114,47 @@ def test_is_plain_text_windows_powershell_reads_the_same_way(path: Path) -> None
     # 5.1 reads a BOM-less file as ANSI: keep the scripts ASCII so nothing depends on the code page.
     raw = path.read_bytes()
     assert raw.isascii(), sorted({chr(b) for b in raw if b > 127})
+
+
+# What Windows PowerShell 4.0 lacks (Exchange 2016 on Windows Server 2012 R2 without WMF 5.1 runs 4.0, and
+# Get-Mitigations.ps1 is documented to need only 4.0): language features and types of 5.0, and 5.0's commands and
+# parameters.
+PS4_MISSING_NODES = {"class_statement", "enum_statement", "using_statement"}
+PS5_TYPES = {"system.management.automation.informationrecord", "informationrecord",
+             "system.management.automation.hostinformationmessage"}
+PS5_COMMANDS = {"write-information", "new-temporaryfile", "new-guid", "get-clipboard", "set-clipboard",
+                "expand-archive", "compress-archive", "import-powershelldatafile", "convertfrom-string",
+                "format-hex", "get-itempropertyvalue", "clear-recyclebin"}
+PS5_PARAMETERS = {"get-childitem": {"-depth"}, "out-file": {"-nonewline"}, "set-content": {"-nonewline"},
+                  "add-content": {"-nonewline"}}
+PS5_COMMON = {"-informationaction", "-informationvariable", "-infa", "-iv"}
+
+
+def powershell_4_lacks(script: Script) -> list[str]:
+    found = sorted({n.type for n in script.nodes() if n.type in PS4_MISSING_NODES})
+    for node in script.nodes("invocation_expression"):  # [Type]::new(...)
+        literal = [c for c in node.children if c.type == "type_literal"]
+        names = [script.text(c).lower() for c in node.children if c.type == "member_name"]
+        if literal and names == ["new"]:
+            found.append(script.text(node)[:60])
+    found += [script.text(n) for n in script.nodes("type_name") if script.text(n).lower() in PS5_TYPES]
+    found += [n for n in script.command_names() if n.lower() in PS5_COMMANDS]
+    for command in script.nodes("command"):
+        names = [script.text(c).lower() for c in command.children if c.type == "command_name"]
+        parameters = {p.lower() for p in script.command_parameters(command)}
+        found += sorted(parameters & (PS5_PARAMETERS.get(names[0], set()) if names else set()))
+        found += sorted(parameters & PS5_COMMON)
+    found += [script.text(n) for n in script.nodes("redirection") if script.text(n).startswith("6>")]
+    return found
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=IDS)
+def test_uses_nothing_powershell_4_lacks(path: Path) -> None:
+    assert powershell_4_lacks(load(path)) == []
+
+
+def test_the_powershell_4_check_finds_each_construct() -> None:
+    # A fixture of what 5.0 added: the check must see every line of it, or its silence above proves nothing.
+    found = powershell_4_lacks(load(FIXTURES / "ps5-only-constructs.ps1"))
+    assert found == ["class_statement", "enum_statement", "using_statement", "[System.Text.StringBuilder]::new()",
+                     "System.Management.Automation.InformationRecord", "Write-Information", "-depth", "6>&1"]

@@ -102,3 +102,50 @@ def test_help_shows_a_whatif_example() -> None:
     assert any("-WhatIf" in e for e in examples)
     assert any("-GroupManagedServiceAccount" in e for e in examples)
     assert any("-TaskCredential" in e for e in examples)
+
+
+def test_whatif_shows_the_exact_command_the_task_runs() -> None:
+    script = load(REGISTER)
+    guard = next(n for n in script.nodes("if_statement") if "$PSCmdlet.ShouldProcess(" in script.text(n))
+    assert "the command: $powershellPath $argumentString" in script.text(guard)
+    action = script.commands("New-ScheduledTaskAction")[0]
+    assert "-Execute $powershellPath -Argument $argumentString" in script.text(action)
+
+
+def test_a_per_user_python_is_refused_before_registering() -> None:
+    source = REGISTER.read_text()
+    check = source.index("is a per-user Python")
+    assert source.index("$PSCmdlet.ShouldProcess(") > check
+    assert "Split-Path -Path $env:USERPROFILE -Parent" in source
+
+
+def _scan_discovery_regexes() -> list[str]:
+    body = load(REGISTER).code(load(REGISTER).function("Test-ScanDiscovery"))
+    return re.findall(r"-match '([^']+)'", body)
+
+
+def _test_scan_discovery(text: str) -> bool:
+    # The function's own loop, replayed over its own regexes (.NET and Python agree on these simple patterns).
+    top, scan, key_value, key_list = _scan_discovery_regexes()
+    in_scan = False
+    for line in text.splitlines():
+        if re.search(top, line):
+            in_scan = bool(re.search(scan, line))
+            continue
+        if in_scan and (re.search(key_value, line) or re.search(key_list, line)):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(("config", "complete"), [
+    ("scan:\n  discovery_server: ex01.contoso.com\nmail:\n  mail_to: a@b.c\n", True),
+    ("scan:\n  servers:\n    - ex01.contoso.com\n", True),
+    ("scan:  # weekly\n  server: ex01.contoso.com\n", True),
+    ("mail:\n  mail_to: a@b.c\n  discovery_server: ex01.contoso.com\n", False),  # wrong section
+    ("scan:\n  auth: kerberos\n", False),
+    ("mail:\n  mail_to: a@b.c\n", False),  # the config a task could only fail with, every week
+])
+def test_the_config_must_name_the_discovery_server_when_the_task_does_not(config: str, complete: bool) -> None:
+    assert len(_scan_discovery_regexes()) == 4
+    assert _test_scan_discovery(config) is complete
+    assert "No discovery server: pass -DiscoveryServer" in REGISTER.read_text()
