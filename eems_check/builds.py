@@ -122,6 +122,8 @@ class BuildEntry:
     kind: str  # RTM | CU | SU | HU
     verified: bool = True
     conflict: str | None = None
+    kb: str | None = None  # Microsoft's KB article, e.g. KB5094139
+    release_post: str | None = None  # the Exchange Team blog post that released the build
 
     @property
     def cu(self) -> str:

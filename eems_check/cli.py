@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     lsub = lab.add_subparsers(dest="lab_command", required=True, parser_class=_Parser)
     p = lsub.add_parser("serve", help="run a simulated organisation until interrupted")
     p.add_argument("--org", type=Path, help="org file (YAML); default: the bundled demo organisation")
+    p.add_argument(
+        "--replay",
+        type=Path,
+        metavar="DIR",
+        help="serve a capture (scan --capture, Export-EemsInventory.ps1 -Capture): its servers' own answers",
+    )
     p.add_argument("--base-address", default="127.0.10.1", help="first loopback address (default 127.0.10.1)")
     p.add_argument("--exchange-port", type=int, default=0, help="port of /PowerShell (default: a free one)")
     p.add_argument("--wsman-port", type=int, default=0, help="port of /wsman (default: a free one)")
@@ -431,7 +437,12 @@ def cmd_lab(args: argparse.Namespace) -> int:
     from .lab import LabOrg, LabOrgError, load_org
 
     try:
-        spec = load_org(args.org or _bundled_org())
+        if args.replay is not None:
+            from .lab.replay import load_replay
+
+            spec = load_replay(args.replay)
+        else:
+            spec = load_org(args.org or _bundled_org())
     except LabOrgError as exc:
         raise InputError(str(exc)) from None
     with LabOrg(
@@ -443,9 +454,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
         kerberos_keytab=args.kerberos_keytab,
         kerberos_only=args.kerberos_only,
     ) as lab:
-        print(lab.describe(), flush=True)
-        print("Press Ctrl+C to stop.", flush=True)
-        try:
+        try:  # from the moment the user is told to press Ctrl+C, it stops the lab cleanly
+            print(lab.describe(), flush=True)
+            print("Press Ctrl+C to stop.", flush=True)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
@@ -485,6 +496,11 @@ def explain_build(text: str, ruleset: RuleSet, today: dt.date) -> dict[str, obje
             for f in report.findings
             if rules[f.rule_id].kind in BUILD_KINDS
         ],
+        "fix": {
+            "text": report.fix.text,
+            "build": report.fix.build.number if report.fix.build else None,
+            "kb": report.fix.build.kb if report.fix.build else None,
+        },
     }
 
 
@@ -508,6 +524,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             for rule in r["rules"]:  # type: ignore[attr-defined]
                 word = rule["verdict"].upper() if rule["verdict"] != "fail" else rule["severity"].upper()
                 print(f"  {word:8} {rule['id']}: {rule['message']}")
+            print(f"  Fix: {r['fix']['text']}")  # type: ignore[index]
     return EXIT_USAGE if bad else EXIT_OK
 
 

@@ -94,7 +94,7 @@ class KindSpec:
     build_only: bool = False
 
 
-COMMON_FACTS = ("server", "build", "build_name", "product_name", "branch_name", "as_of")
+COMMON_FACTS = ("server", "build", "build_name", "product_name", "branch_name", "as_of", "fix")
 
 
 def _na(reason: str) -> Outcome:
@@ -425,6 +425,36 @@ def judge_mitigations_blocked(ctx: Context, params: Mapping[str, Any]) -> Outcom
     return Outcome(Verdict.PASS, evidence=evidence, reason="none blocked")
 
 
+def _has(names: tuple[str, ...], mitigation: str) -> bool:
+    """Whether `names` lists `mitigation` (M2 matches M2 and versions of it such as M2.1.0)."""
+    return any(n == mitigation or n.startswith(mitigation + ".") for n in names)
+
+
+def judge_mitigation_stands_in(ctx: Context, params: Mapping[str, Any]) -> Outcome:
+    """A server without the update that fixes a vulnerability relies on the EEMS mitigation standing in for it:
+    FAIL when that mitigation is blocked or not applied."""
+    mitigation, since = params["mitigation"], dt.date.fromisoformat(params["fixed_since"])
+    facts = {"mitigation": mitigation, "vulnerability": params.get("vulnerability", "the vulnerability")}
+    reason = _no_eems_reason(ctx)
+    if reason:
+        return _na(reason)
+    build, branch = ctx.build, ctx.branch
+    if build is None or branch is None:
+        return _unknown("the CU line is not known")
+    fix = branch.first_released_on_or_after(since)
+    if fix is not None and build.parsed.precision is Precision.SU and build.parsed.version >= fix.version:
+        return Outcome(Verdict.PASS, reason=f"the build has the fix ({_entry_text(ctx, fix)} or newer)")
+    if fix is not None and build.parsed.precision is Precision.CU and fix is not branch.rtm:
+        return _unknown(f"only the CU is known; {branch.name} has the fix from {_entry_text(ctx, fix)}")
+    eems = ctx.server.eems
+    fix_text = _entry_text(ctx, fix) if fix else f"none, no update of {branch.name} has it"
+    if _has(eems.blocked, mitigation):
+        return Outcome(Verdict.FAIL, {**facts, "state": "blocked", "fixed_in": fix_text})
+    if not _has(eems.applied, mitigation):
+        return Outcome(Verdict.FAIL, {**facts, "state": "not applied", "fixed_in": fix_text})
+    return Outcome(Verdict.PASS, reason=f"the fix is missing, but {mitigation} is applied and stands in for it")
+
+
 def _fmt_time(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "time unknown"
 
@@ -439,6 +469,7 @@ def judge_eems_evidence(ctx: Context, params: Mapping[str, Any]) -> Outcome:
     ids = set(params.get("event_ids", []))
     patterns = [p.lower() for p in params.get("patterns", [])]
     hits: list[str] = []
+    found_in: dict[str, None] = {}  # where the signs were found, in order: "event 1008", "the EEMS log"
     epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
     for event in sorted(events or (), key=lambda e: e.time or epoch, reverse=True):
         text = event.message.lower()
@@ -446,13 +477,16 @@ def judge_eems_evidence(ctx: Context, params: Mapping[str, Any]) -> Outcome:
             text = " ".join(event.message.split())
             text = text if len(text) <= 300 else text[:297] + "..."
             hits.append(f"{_fmt_time(event.time)} event {event.id} ({event.level or 'level unknown'}): {text}")
+            found_in[f"event {event.id}"] = None
     for line in lines or ():
         if any(p in line.line.lower() for p in patterns):
             text = " ".join(line.line.split())
-            hits.append(f"{line.file}: {text if len(text) <= 300 else text[:297] + '...'}")
+            hits.append(f"EEMS log {line.file}: {text if len(text) <= 300 else text[:297] + '...'}")
+            found_in["the EEMS log"] = None
     if not hits:
         return Outcome(Verdict.PASS, reason="no event 1008 or failing fetch in the EEMS log")
-    return Outcome(Verdict.FAIL, {"count": str(len(hits)), "newest": hits[0]}, evidence=tuple(hits[:10]))
+    facts = {"count": str(len(hits)), "newest": hits[0], "found_in": " and ".join(found_in)}
+    return Outcome(Verdict.FAIL, facts, evidence=tuple(hits[:10]))
 
 
 def judge_ocs_probe(ctx: Context, params: Mapping[str, Any]) -> Outcome:
@@ -581,9 +615,14 @@ KINDS: dict[str, KindSpec] = {
     "eems_service": KindSpec({}, ("state",), judge_eems_service),
     "mitigations_blocked": KindSpec({}, ("blocked",), judge_mitigations_blocked),
     "eems_evidence": KindSpec(
-        {"event_ids": Param(list), "patterns": Param(list)}, ("count", "newest"), judge_eems_evidence
+        {"event_ids": Param(list), "patterns": Param(list)}, ("count", "newest", "found_in"), judge_eems_evidence
     ),
     "ocs_probe": KindSpec({"issuer_organizations": Param(list)}, ("detail",), judge_ocs_probe),
+    "mitigation_stands_in": KindSpec(
+        {"mitigation": Param(str, True), "fixed_since": Param(str, True), "vulnerability": Param(str)},
+        ("mitigation", "vulnerability", "state", "fixed_in"),
+        judge_mitigation_stands_in,
+    ),
     "get_mitigations": KindSpec({"patterns": Param(list)}, ("detail",), judge_get_mitigations),
     "collection": KindSpec({"partial_severity": Param(str)}, ("status", "reason"), judge_collection),
     "edge_server": KindSpec({}, (), judge_edge_server),

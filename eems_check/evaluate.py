@@ -14,6 +14,7 @@ from . import __version__
 from .builds import ResolvedBuild, parse_build
 from .conditions import KINDS, Context, KindSpec, Outcome
 from .errors import BuildParseError
+from .fix import FixPlanner
 from .model import (
     BuildInfo,
     Finding,
@@ -91,6 +92,7 @@ def _build_info(server: ServerRecord, build: ResolvedBuild | None, error: str | 
 def _finding(rule: Rule, outcome: Outcome, facts: Mapping[str, str]) -> Finding:
     verdict = outcome.verdict
     remediation = None
+    title = rule.title
     if verdict is Verdict.PASS or verdict is Verdict.NOT_APPLICABLE:
         severity = Severity.OK
         if verdict is Verdict.PASS:
@@ -103,6 +105,8 @@ def _finding(rule: Rule, outcome: Outcome, facts: Mapping[str, str]) -> Finding:
         if verdict is Verdict.FAIL:
             severity = outcome.severity or rule.severity
             message = rule.message.format_map(merged).strip()
+            if rule.problem:
+                title = rule.problem.format_map(merged).strip()
         else:
             severity = rule.unknown_severity
             message = f"Cannot decide: {outcome.reason}."
@@ -110,7 +114,7 @@ def _finding(rule: Rule, outcome: Outcome, facts: Mapping[str, str]) -> Finding:
             remediation = Remediation(rule.remediation.text.format_map(merged), rule.remediation.url)
     return Finding(
         rule_id=rule.id,
-        title=rule.title,
+        title=title,
         category=rule.category,
         verdict=verdict,
         severity=severity,
@@ -136,6 +140,14 @@ class _Memo:
 
         self.plain: dict[tuple[str, Verdict, str], Finding] = {}
         self._plan: tuple[tuple[Rule, KindSpec, bool], ...] | None = None
+        self._planner: FixPlanner | None = None
+
+    def planner(self, ruleset: RuleSet, today: dt.date) -> FixPlanner:
+        if self._planner is None:
+            self._planner = FixPlanner(
+                ruleset.active_rules, ruleset.catalogue, ruleset.esu_periods, ruleset.as_of, today
+            )
+        return self._planner
 
     def plan(self, ruleset: RuleSet) -> tuple[tuple[Rule, KindSpec, bool], ...]:
         """(rule, its kind, judged once per build?) for every active rule, worked out once per evaluation."""
@@ -162,7 +174,7 @@ class _Memo:
 
 
 def _uses_server(rule: Rule) -> bool:
-    texts = [rule.message] + ([rule.remediation.text] if rule.remediation else [])
+    texts = [rule.message, rule.problem or ""] + ([rule.remediation.text] if rule.remediation else [])
     return any("{server" in t for t in texts)
 
 
@@ -186,7 +198,10 @@ def evaluate_server(
         as_of=ruleset.as_of,
         today=today,
     )
+    planner = memo.planner(ruleset, today)
+    build_fix = planner.build_part(server, build)
     facts = {
+        "fix": build_fix.text,
         "server": server.name,
         "build": build.number if build else (text or "unknown"),
         "build_name": build.name if build else "an unknown build",
@@ -209,12 +224,14 @@ def evaluate_server(
     info = memo.build_info.get(info_key)
     if info is None:
         info = memo.build_info[info_key] = _build_info(server, build, error, today)
-    return ServerReport(server=server, build=info, findings=tuple(findings), eems_state=ctx.eems_state)
+    fix = planner.fix(server, build, findings)
+    return ServerReport(server=server, build=info, findings=tuple(findings), eems_state=ctx.eems_state, fix=fix)
 
 
-def _patch_order(r: ServerReport) -> tuple[int, int, str]:
-    """Worst first; among equals, the server with more problems at that level first: what to patch first."""
-    return (-r.worst.rank, -sum(1 for f in r.findings if f.severity is r.worst), r.server.name.lower())
+def _patch_order(r: ServerReport) -> tuple[int, int, int, str]:
+    """The one order of every output: servers that cannot receive new mitigations, then those with other
+    problems, then the rest; within a group worst first, then the server with more problems at that level."""
+    return (r.group, -r.worst.rank, -sum(1 for f in r.findings if f.severity is r.worst), r.server.name.lower())
 
 
 def evaluate(inventory: Inventory, ruleset: RuleSet, *, today: dt.date, generated_at: dt.datetime) -> Report:

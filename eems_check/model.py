@@ -281,6 +281,99 @@ class BuildInfo:
 
 
 @dataclass(frozen=True)
+class FixBuild:
+    """A build to install, as the rules name it."""
+
+    name: str  # Exchange SE RTM Jun26SU
+    number: str  # 15.2.2562.43
+    kb: str | None = None
+    release_post: str | None = None
+    third_party_only: bool = False  # not (yet) confirmed by Microsoft
+
+    @cached_property
+    def text(self) -> str:
+        refs = [self.number] + ([self.kb] if self.kb else [])
+        if self.third_party_only:
+            refs.append("reported only by third parties, not confirmed by Microsoft")
+        return f"{self.name} ({', '.join(refs)})"
+
+    @cached_property
+    def short(self) -> str:
+        return f"{self.name} ({self.kb or self.number}{'; third-party report only' if self.third_party_only else ''})"
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What to do about one server: actions first, then the build to install (see eems_check.fix)."""
+
+    actions: tuple[str, ...] = ()
+    build: FixBuild | None = None  # the lowest build that clears every build rule that must pass
+    newest: FixBuild | None = None  # the newest update of that CU line, when newer than `build`
+    confirmed: FixBuild | None = None  # the newest Microsoft-confirmed update, when `newest`/`build` is not
+    path: str | None = None  # why the server's own CU line cannot get there, and how the move is made
+    caveat: str | None = None  # e.g. a paid ESU period
+    note: str | None = None  # why no build can be named, or what is uncertain
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.actions or self.build)
+
+    def build_steps(self) -> list[str]:
+        if self.build is None:
+            return [self.note] if self.note else []
+        text = f"install {self.build.text}" + (" or newer" if self.newest else "")
+        if self.path:
+            text = f"{self.path} \u2192 {text}"
+        steps = [text]
+        if self.newest and self.confirmed:
+            steps.append(
+                f"newest from Microsoft: {self.confirmed.text}; {self.newest.name} ({self.newest.number}) is "
+                "reported only by third parties"
+            )
+        elif self.newest:
+            steps.append(f"newest: {self.newest.text}")
+        elif self.confirmed:
+            steps.append(f"or, until Microsoft confirms it, {self.confirmed.text}")
+        steps += [s for s in (self.caveat, self.note) if s]
+        return steps
+
+    @cached_property
+    def steps(self) -> tuple[str, ...]:
+        """Every step, actions first, each a phrase starting in lower case."""
+        return (*self.actions, *self.build_steps())
+
+    @cached_property
+    def text(self) -> str:
+        """The whole fix as one sentence (mail, CSV, remediation texts)."""
+        return _sentence(self.steps, "Nothing to install or change.") + "."
+
+    @cached_property
+    def summary(self) -> str:
+        """Actions and the build to install, without the newest-update details (Fix first, the mail)."""
+        return _sentence([*self.actions, *self.build_steps()[:1]], "Nothing to install or change.") + "."
+
+    @cached_property
+    def short(self) -> str:
+        """A short form for the overview: the first action, then the build to install."""
+        parts = list(self.actions[:1])
+        if len(self.actions) > 1:
+            parts[0] += f" (+{len(self.actions) - 1} more)"
+        if self.build:
+            parts.append(f"install {self.build.short}" + (" or newer" if self.newest else ""))
+        elif self.note and not self.actions:
+            parts.append(self.note)
+        return _sentence(parts, "None")
+
+
+def _sentence(phrases: tuple[str, ...] | list[str], empty: str) -> str:
+    """Phrases joined with semicolons, the first letter capitalised; `empty` when there are none."""
+    if not phrases:
+        return empty.rstrip(".")
+    joined = "; ".join(phrases)
+    return joined[0].upper() + joined[1:]
+
+
+@dataclass(frozen=True)
 class ServerReport:
     """One server's record, resolved build and findings."""
 
@@ -288,6 +381,7 @@ class ServerReport:
     build: BuildInfo
     findings: tuple[Finding, ...]
     eems_state: str
+    fix: Fix = field(default_factory=Fix)
 
     @cached_property
     def worst(self) -> Severity:
@@ -301,6 +395,60 @@ class ServerReport:
 
     def finding(self, rule_id: str) -> Finding | None:
         return next((f for f in self.findings if f.rule_id == rule_id), None)
+
+    @cached_property
+    def blocking(self) -> Finding | None:
+        """The EEMS finding that stops this server receiving new mitigations (see `receives`), if any."""
+        return next(
+            (
+                f
+                for f in self.problems
+                if f.category == EEMS_CATEGORY
+                and f.verdict is Verdict.FAIL
+                and (f.overview is not None or f.severity.rank >= Severity.ERROR.rank)
+            ),
+            None,
+        )
+
+    @cached_property
+    def receives(self) -> str:
+        """Does the server receive new EEMS mitigations? "no": an EEMS overview rule fails (the build is too old
+        for the March 2023 or June 2026 rule) or another EEMS check fails at error level (no EEMS, service not
+        running, failed fetches on record); "n/a": Edge Transport, or every EEMS overview rule is N/A; "unknown":
+        an EEMS check cannot be decided, or the scan did not reach the server; else "yes"."""
+        if self.blocking is not None:
+            return "no"
+        overview = [f for f in self.findings if f.category == EEMS_CATEGORY and f.overview is not None]
+        if self.server.is_edge or (overview and all(f.verdict is Verdict.NOT_APPLICABLE for f in overview)):
+            return "n/a"
+        scanned = self.server.collection.status in (CollectionStatus.OK, CollectionStatus.PARTIAL)
+        if not scanned or any(f.category == EEMS_CATEGORY and f.verdict is Verdict.UNKNOWN for f in self.findings):
+            return "unknown"
+        return "yes"
+
+    @cached_property
+    def group(self) -> int:
+        """0: cannot receive new mitigations; 1: other problems (WARNING or worse); 2: no problems."""
+        if self.receives == "no":
+            return 0
+        return 1 if self.worst.rank >= Severity.WARNING.rank or self.receives == "unknown" else 2
+
+    @cached_property
+    def reason(self) -> str:
+        """Why the server is in its group, in words: the problem that decides it."""
+        if self.blocking is not None:
+            return self.blocking.title
+        if self.receives == "unknown":
+            collection = next((f for f in self.problems if f.category == "Collection"), None)
+            undecided = next(
+                (f for f in self.findings if f.category == EEMS_CATEGORY and f.verdict is Verdict.UNKNOWN), None
+            )
+            chosen = collection or undecided
+            if chosen is not None:
+                return chosen.title if chosen.verdict is Verdict.FAIL else f"{chosen.title}: {chosen.message}"
+        return self.problems[0].title if self.problems else "No problems found"
+
+
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ from .model import (
     Changes,
     Finding,
     FindingChange,
+    Fix,
+    FixBuild,
     Remediation,
     Report,
     ReportSide,
@@ -197,6 +199,32 @@ _SEVERITIES = {s.value: s for s in Severity}
 _VERDICTS = {v.value: v for v in Verdict}
 
 
+def _fix_build(f: _Fields | None) -> FixBuild | None:
+    if f is None:
+        return None
+    third = f._get("third_party_only", True)
+    if third is None:
+        third = False
+    if not isinstance(third, bool):
+        raise f.error(f.path("third_party_only"), f"must be true or false, not {_shown(third)}")
+    return FixBuild(f.text("name"), f.text("number"), f.maybe_text("kb"), f.maybe_text("release_post"), third)
+
+
+def _fix(f: _Fields | None) -> Fix:
+    """A result's `fix` (reports written before it existed have none: an empty fix)."""
+    if f is None:
+        return Fix()
+    return Fix(
+        actions=f.texts("actions"),
+        build=_fix_build(f.maybe_child("build")),
+        newest=_fix_build(f.maybe_child("newest")),
+        confirmed=_fix_build(f.maybe_child("confirmed")),
+        path=f.maybe_text("path"),
+        caveat=f.maybe_text("caveat"),
+        note=f.maybe_text("note"),
+    )
+
+
 def _quick_finding(node: Any) -> Finding | None:
     """A well-formed finding, read without building error paths (a 5,000-server report holds 85,000 of them);
     None sends anything unusual to `_finding`, which names the problem."""
@@ -361,7 +389,11 @@ def report_from_document(doc: Any, name: str) -> Report:
                 raise r.error(f"{r.path('findings')}[{j}].rule_id", f"{finding.rule_id!r} appears twice")
             rules.add(finding.rule_id)
         server = ServerReport(
-            server=record, build=_build(r.child("build")), findings=findings, eems_state=r.text("eems_state")
+            server=record,
+            build=_build(r.child("build")),
+            findings=findings,
+            eems_state=r.text("eems_state"),
+            fix=_fix(r.maybe_child("fix")),
         )
         saved_worst = r.enum("worst", Severity)
         if saved_worst is not server.worst:

@@ -9,6 +9,7 @@ line naming the file and line. This module only reads files; it judges nothing.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class Rule:
     message: str
     remediation: Remediation | None
     overview: str | None
+    problem: str | None  # the check named as a problem, shown instead of `title` when it fails
     unknown_severity: Severity
     enabled: bool
     sources: tuple[str, ...]
@@ -92,7 +94,7 @@ _PRODUCT_KEYS = {
     "eems_from",
     "legacy",
 }
-_BUILD_KEYS = {"product", "label", "build", "released", "kind", "verified", "conflict"}
+_BUILD_KEYS = {"product", "label", "build", "released", "kind", "verified", "conflict", "kb", "release_post"}
 _BRANCH_KEYS = {"product", "cu", "serviced_until"}
 _ESU_KEYS = {"name", "start", "end", "branches"}
 _SOURCE_KEYS = {"key", "title", "url"}
@@ -104,6 +106,7 @@ _RULE_KEYS = {
     "overview",
     "condition",
     "message",
+    "problem",
     "remediation",
     "unknown_severity",
     "enabled",
@@ -294,6 +297,12 @@ def _check_build(check: _Checker, d: LDict, where: str) -> Any:
     check.keys(d, where, _BUILD_KEYS, {"product", "label", "build", "released", "kind"})
     for key in ("product", "label", "build", "conflict"):
         check.text(d, key, where)
+    kb = check.text(d, "kb", where)
+    if kb is not None and not re.fullmatch(r"KB\d{6,8}", kb):
+        raise check.fail(d.line_of("kb"), f"{where}.kb must look like KB5094139, not {kb!r}")
+    post = check.text(d, "release_post", where)
+    if post is not None and not re.fullmatch(r"https://[^\s\"'<>]+", post):
+        raise check.fail(d.line_of("release_post"), f"{where}.release_post must be an https:// address, not {post!r}")
     check.date(d, "released", where, month_ok=True)
     check.boolean(d, "verified", where)
     if d["kind"] not in _KINDS_OF_BUILD:
@@ -318,7 +327,7 @@ def _check_build(check: _Checker, d: LDict, where: str) -> Any:
 
 def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
     check.keys(d, where, _RULE_KEYS, {"id"})
-    for key in ("id", "title", "category", "overview", "message"):
+    for key in ("id", "title", "category", "overview", "message", "problem"):
         check.text(d, key, where)
     check.severity(d, "severity", where)
     check.severity(d, "unknown_severity", where)
@@ -360,6 +369,8 @@ def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
                 )
         if kind == "eems_min_update":
             check.date(params, "since", f"{where}.condition.params")
+        if kind == "mitigation_stands_in":
+            check.date(params, "fixed_since", f"{where}.condition.params")
         for name in ("esu_severity", "partial_severity"):
             if name in params:
                 check.severity(params, name, f"{where}.condition.params")
@@ -368,7 +379,7 @@ def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
 
 def _check_message_fields(check: _Checker, d: LDict, where: str, kind: str) -> None:
     allowed = set(COMMON_FACTS) | set(KINDS[kind].facts)
-    texts = [("message", d.get("message"), d.line_of("message"))]
+    texts = [(name, d.get(name), d.line_of(name)) for name in ("message", "problem")]
     rem = d.get("remediation")
     if isinstance(rem, LDict):
         texts.append(("remediation.text", rem.get("text"), rem.line_of("text")))
@@ -503,6 +514,8 @@ def _catalogue(sections: dict[str, list[tuple[Any, LDict, str]]]) -> Catalogue:
             d["kind"],
             bool(d.get("verified", True)),
             d.get("conflict"),
+            d.get("kb"),
+            d.get("release_post"),
         )
         entries.setdefault((product.id, entry.cu), []).append(entry)
     servicing = {(d["product"], d["cu"]): d.get("serviced_until") for _, d, _ in sections["branches"]}
@@ -557,6 +570,7 @@ def _rule(d: LDict, origin: str) -> Rule:
         message=d["message"],
         remediation=Remediation(rem["text"], rem.get("url")) if rem else None,
         overview=d.get("overview"),
+        problem=d.get("problem"),
         unknown_severity=Severity(d.get("unknown_severity", "warning")),
         enabled=bool(d.get("enabled", True)),
         sources=tuple(d.get("sources") or ()),

@@ -102,19 +102,21 @@ def test_demo_scans_the_simulated_organisation_and_saves_its_inventory(tmp_path:
 
 
 @pytest.mark.parametrize(
-    ("build", "expected"),
+    ("build", "expected", "fix"),
     [
-        ("15.02.1118.026", "Exchange 2019 CU12 Mar23SU"),
-        ("Version 15.2 (Build 1118.7)", "Exchange 2019 CU12 (SU level unknown)"),
-        ("15.2.2562.41", "Exchange SE RTM May26HU"),
+        ("15.02.1118.026", "Exchange 2019 CU12 Mar23SU", ("15.2.2562.43", "KB5094139")),
+        ("Version 15.2 (Build 1118.7)", "Exchange 2019 CU12 (SU level unknown)", ("15.2.2562.43", "KB5094139")),
+        ("15.2.2562.41", "Exchange SE RTM May26HU", ("15.2.2562.43", "KB5094139")),
+        ("15.2.2562.53", "Exchange SE RTM Sep26SUv2", (None, None)),
     ],
 )
-def test_build_explains_name_date_and_rule_verdicts(build: str, expected: str) -> None:
+def test_build_explains_name_date_rule_verdicts_and_the_fix(build: str, expected: str, fix: tuple[str, str]) -> None:
     result = run("build", build, "--json", "--today", "2026-11-27")
     assert result.returncode == 0, result.stderr
     (info,) = json.loads(result.stdout)
     assert info["name"] == expected
     assert {r["id"] for r in info["rules"]} >= {"EEMS-OCS-2023", "EEMS-NEW-2026", "PRODUCT-SUPPORT"}
+    assert (info["fix"]["build"], info["fix"]["kb"]) == fix
 
 
 def test_rules_show_states_the_as_of_date() -> None:

@@ -45,9 +45,17 @@ def test_csv_has_one_row_per_server_and_overview_columns(ruleset: RuleSet) -> No
     rows = list(csv.DictReader(io.StringIO(render(ruleset, SAMPLE, Format.CSV))))
     assert len(rows) == 12
     by_name = {r["server"]: r for r in rows}
-    assert by_name["EX19-12A"]["EEMS Mar 2023"] == "FAIL"
+    assert by_name["EX19-12A"]["EEMS Mar 2023"] == "ERROR"  # one word per severity: no FAIL beside ERROR
     assert by_name["EX19-12B"]["EEMS Mar 2023"] == "UNKNOWN"
     assert by_name["EXSE01"]["worst_severity"] == "OK"
+    # the fix per server: Exchange SE RTM Jun26SU is the lowest build meeting the June 2026 rule (KB5094139)
+    assert (by_name["EX19-12A"]["fix_build"], by_name["EX19-12A"]["fix_kb"]) == ("15.2.2562.43", "KB5094139")
+    assert by_name["EX19-12A"]["receives_new_mitigations"] == "no"
+    assert by_name["EX19-12A"]["why"].startswith("EEMS cannot fetch mitigations")
+    assert (by_name["EXSE01"]["receives_new_mitigations"], by_name["EXSE01"]["fix"]) == (
+        "yes",
+        "Nothing to install or change.",
+    )
 
 
 def test_html_is_self_contained_with_anchors_and_links(ruleset: RuleSet) -> None:
@@ -117,3 +125,49 @@ def test_json_renderer_writes_exactly_the_report_document(ruleset: RuleSet, inve
 
     report = evaluate(read_inventory(inventory), ruleset, today=TODAY, generated_at=GENERATED)
     assert json.loads(Format.JSON.renderer().render(report)) == report_to_document(report)
+
+
+def test_every_output_lists_the_servers_in_one_order(ruleset: RuleSet) -> None:
+    """Cannot receive new mitigations first, then other problems, then the rest: the same in the JSON, the CSV,
+    the HTML overview, its sections and Fix first, and the mail."""
+    from eems_check.mail.message import render_text
+    from eems_check.mail.settings import MailSettings
+
+    report = evaluate(read_inventory(SAMPLE), ruleset, today=TODAY, generated_at=GENERATED)
+    expected = [s.server.name for s in report.servers]
+    assert [s.group for s in report.servers] == sorted(s.group for s in report.servers)
+    assert expected[:3] == ["EX16-22A", "EX19-12A", "EX19-12B"] and expected[-1] == "EXSE01"
+    doc = json.loads(Format.JSON.renderer().render(report))
+    assert [r["server"] for r in doc["results"]] == expected
+    assert [r["server"] for r in csv.DictReader(io.StringIO(Format.CSV.renderer().render(report)))] == expected
+    html = Format.HTML.renderer().render(report)
+    overview = html[html.index('id="overview-table"') : html.index('id="details"')]
+    assert re.findall(r'<td data-label="Server:" data-sort="([^"]+)"', overview) == expected
+    sections = re.findall(r'<section class="server" id="[^"]+">\s*<h3>([^ <]+) ', html)
+    assert sections == expected
+    fix_first = re.findall(r'<a class="server" href="#[^"]+">([^<]+)</a>', html)
+    assert fix_first == [s.server.name for s in report.servers if s.group < 2]
+    settings = MailSettings(mail_to=("ops@contoso.com",), mail_from="e@contoso.com", smtp_host="smtp.contoso.com")
+    mail = render_text(report, settings, "scanhost", ([], []))
+    listed = re.findall(r"^  \S+ (?:NO|YES|UNKNOWN|N/A) +(\S+)", mail, flags=re.M)
+    assert listed == fix_first
+
+
+def test_servers_that_cannot_receive_mitigations_come_first_even_when_another_is_worse() -> None:
+    from eems_check.model import BuildSource, Collection, CollectionStatus, Inventory, OrgInfo, ServerRecord
+    from eems_check.ruleset import load_ruleset
+
+    ruleset = load_ruleset([FIXTURES / "rules" / "collection-critical.yaml"])
+    unreachable = ServerRecord(
+        name="A-UNREACHABLE",
+        admin_display_version="Version 15.2 (Build 2562.17)",
+        build_source=BuildSource.ADMIN_DISPLAY_VERSION,
+        collection=Collection(CollectionStatus.UNREACHABLE, "connection refused"),
+    )
+    too_old = ServerRecord(name="B-TOO-OLD", exsetup_version="15.2.2562.41", build_source=BuildSource.EXSETUP)
+    inventory = Inventory(OrgInfo("O", True), (unreachable, too_old))
+    report = evaluate(inventory, ruleset, today=TODAY, generated_at=GENERATED)
+    assert [(s.server.name, s.receives, s.worst.value) for s in report.servers] == [
+        ("B-TOO-OLD", "no", "error"),
+        ("A-UNREACHABLE", "unknown", "critical"),
+    ]

@@ -28,6 +28,8 @@ BAD_FILES = [
     ("unknown-product.yaml", 3, "unknown product '2021'"),
     ("missing-severity.yaml", 3, "missing the required key 'severity'"),
     ("duplicate-key.yaml", 3, "duplicate key 'released'"),
+    ("bad-kb.yaml", 3, "kb must look like KB5094139"),
+    ("bad-release-post.yaml", 8, "release_post must be an https:// address"),
 ]
 
 

@@ -9,8 +9,8 @@ What it must not do: evaluate, render or print. Every problem with the file is o
 Layout (schema 1): `org`, `run` (one row per recorded run, with its counts), `server` (one row per server name of
 an organisation), and per server and run one `server_run` row: its build (interned in `build`), worst severity, the
 verdicts of the run's overview rules, which EEMS rule keeps it from receiving mitigations, the collection status,
-its present findings (FAIL or UNKNOWN, interned in `finding` and `finding_set`) and the computed fix (`fix`, NULL
-until the evaluation computes one). Interning keeps a year of weekly runs of 1,000 servers to a few megabytes.
+its present findings (FAIL or UNKNOWN, interned in `finding` and `finding_set`) and the computed fix (`fix`: what to do,
+NULL when nothing is needed). Interning keeps a year of weekly runs of 1,000 servers to a few megabytes.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             undecided INTEGER NOT NULL,            -- 1: no EEMS rule FAILs but one is UNKNOWN
             collection TEXT NOT NULL,
             findings INTEGER NOT NULL REFERENCES finding_set(id),
-            fix TEXT,                              -- the computed fix, once the evaluation provides one
+            fix TEXT,                              -- the computed fix (what to do), NULL when none is needed
             -- Carried from the server's previous row (times: Unix seconds of a run's generated_at):
             first_seen INTEGER NOT NULL,           -- its first recorded run
             stretch_since INTEGER,                 -- blocked: the first run of its present stretch of such runs
@@ -338,11 +338,12 @@ class History:
                     int(unknown),
                     s.server.collection.status.value,
                     interned.finding_set(s),
+                    s.fix.summary if s.fix.needed else None,
                 )
             )
         db.executemany(
             "INSERT OR REPLACE INTO server_run (run_id, server_id, build_id, worst, verdicts, blocked_by, undecided, "
-            "collection, findings, first_seen, stretch_runs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
+            "collection, findings, fix, first_seen, stretch_runs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
             rows,
         )
         later = db.execute(

@@ -365,6 +365,12 @@ def _get_exchange_server(rt: Runtime, p: Params, _input: list[Any], emit: Callab
     identity = p.get("Identity")
     if identity is None and p.positional:
         identity = p.positional[0]
+    if rt.org.replay is not None:  # a capture's own objects (lab serve --replay)
+        for obj in rt.org.replay.server_objects():
+            name = str(obj.PSObject.to_string or "")
+            if identity is None or str(identity).lower() in (name.lower(), _fqdn_of(obj).lower()):
+                emit(obj)
+        return
     if identity is None:
         ad_error = rt.server.fault("ad_error", "exchange")
         for index, server in enumerate(rt.org.servers):
@@ -406,7 +412,18 @@ def _get_organization_config(
     rt: Runtime, p: Params, _input: list[Any], emit: Callable[[Any], None], sink: Sink
 ) -> None:
     p.check("Get-OrganizationConfig", _GOC, ("Identity",), max_positional=1)
+    if rt.org.replay is not None:
+        for obj in rt.org.replay.config_objects():
+            emit(obj)
+        return
     emit(objects.organization_config(rt.org))
+
+
+def _fqdn_of(obj: Any) -> str:
+    for prop in getattr(getattr(obj, "PSObject", None), "adapted_properties", ()):
+        if prop.name == "Fqdn":
+            return str(prop.value or "")
+    return ""
 
 
 # -- generic cmdlets -------------------------------------------------------------------------------------
@@ -722,6 +739,10 @@ def _run_collector(
     if server.fault("hang", scope="collector") is not None:
         sink.hang()
     now = rt.clock()
+    captured = rt.org.replay.answer(server.name) if rt.org.replay is not None else None
+    if captured is not None:
+        emit(captured)  # what the real server answered, unchanged
+        return
     if server.fault("garbage") is not None:
         emit(collector.garbage_text(server))
         return

@@ -250,6 +250,7 @@ class LabOrgSpec:
     servers: tuple[ServerSpec, ...]
     allow_basic: bool
     allow_unencrypted: bool
+    replay: Any = None  # a `replay.Replay`: captured answers the lab serves instead of its own (lab serve --replay)
 
     def server(self, name_or_fqdn: str) -> ServerSpec | None:
         """Find a server by name or FQDN, case-insensitively."""

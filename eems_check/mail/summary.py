@@ -13,35 +13,41 @@ import re
 from dataclasses import dataclass
 
 from ..model import Report, ServerReport, Severity, Verdict
-from ..render.common import NEUTRAL, finding_colours, role_text, severity_colours, verdict_word
+from ..render.common import (
+    GROUPS,
+    NEUTRAL,
+    RECEIVES,
+    SYMBOLS,
+    eems_facts,
+    exposures,
+    headline,
+    mark,
+    severity_colours,
+    severity_word,
+)
 
 CELL_CHARS = 60  # a cell longer than this is cut in the mail body (never in the attachments)
+WHY_CHARS = 160  # the reason a server is listed
+FIX_CHARS = 400  # its fix: long enough for an action, the path off a dead CU line and the build with its KB
 LINK_LIMIT = 6
 
 
 def eems_overview_rules(report: Report) -> tuple[tuple[str, str], ...]:
-    """The overview rules that decide whether EEMS can get mitigations (`Report.eems_overview_rules`)."""
+    """The overview rules in the EEMS category (by default EEMS-OCS-2023 and EEMS-NEW-2026): the per-rule lines
+    of the mail name them (`Report.eems_overview_rules`)."""
     return report.eems_overview_rules
 
 
 def cannot_receive(report: Report) -> list[ServerReport]:
-    """The servers that cannot receive mitigations, in report order.
-
-    Precisely: a server counts when at least one of `eems_overview_rules` has the verdict FAIL for it, whatever
-    that finding's severity. UNKNOWN (the data does not decide, e.g. only the CU is known) does not count and is
-    reported separately as "undecided"; NOT_APPLICABLE does not count either, so servers without EEMS at all
-    (Exchange 2013, Edge Transport) are not in this number: their own findings (EEMS-PRESENT, PRODUCT-SUPPORT)
-    make them servers that need action.
-    """
-    rules = [rule_id for rule_id, _ in eems_overview_rules(report)]
-    return [s for s in report.servers if any(_verdict(s, r) is Verdict.FAIL for r in rules)]
+    """The servers that cannot receive new mitigations (`ServerReport.receives` is "no"), in report order: an
+    EEMS check fails at error level for them (a build too old for an EEMS rule, no EEMS, the service not
+    running, failed fetches on record). The report's headline counts the same servers."""
+    return [s for s in report.servers if s.receives == "no"]
 
 
 def undecided(report: Report) -> list[ServerReport]:
-    """Servers not in `cannot_receive` for which an EEMS overview rule is UNKNOWN."""
-    rules = [rule_id for rule_id, _ in eems_overview_rules(report)]
-    failing = {id(s) for s in cannot_receive(report)}
-    return [s for s in report.servers if id(s) not in failing and any(_verdict(s, r) is Verdict.UNKNOWN for r in rules)]
+    """Servers for which it cannot be told (an EEMS check is UNKNOWN, or the scan did not reach them)."""
+    return [s for s in report.servers if s.receives == "unknown"]
 
 
 def _verdict(server: ServerReport, rule_id: str) -> Verdict | None:
@@ -50,12 +56,9 @@ def _verdict(server: ServerReport, rule_id: str) -> Verdict | None:
 
 
 def needing_action(report: Report) -> list[ServerReport]:
-    """Servers whose worst finding is WARNING or worse: worst first, then those that cannot receive mitigations,
-    then report order."""
-    blocked = {id(s) for s in cannot_receive(report)}
-    listed = [(i, s) for i, s in enumerate(report.servers) if s.worst.rank >= Severity.WARNING.rank]
-    listed.sort(key=lambda p: (-p[1].worst.rank, id(p[1]) not in blocked, p[0]))
-    return [s for _, s in listed]
+    """Servers with something to fix, in the report's one order: those that cannot receive new mitigations
+    first, then those with other problems."""
+    return [s for s in report.servers if s.group < 2]
 
 
 def status_word(severity: Severity) -> str:
@@ -67,10 +70,6 @@ def one_line(text: str, limit: int = CELL_CHARS) -> str:
     """Whitespace folded to single spaces (no header or layout injection) and cut to `limit` characters."""
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 @dataclass(frozen=True)
@@ -88,21 +87,21 @@ class Row:
 
     name: str
     site: str
-    role: str
     version: str
     build: str
-    age: str
-    eems_state: str
-    rules: tuple[Cell, ...]
-    worst: Cell
-    cannot_receive: bool
+    receives: Cell
+    why: str
+    fix: str
+    group: int
+    eems: str  # applied and blocked mitigations, or "none applied"
 
-    def text_line(self, labels: tuple[str, ...]) -> str:
+    def text_line(self) -> str:
         """The plain-text line for this server."""
-        verdicts = ", ".join(f"{label} {cell.word}" for label, cell in zip(labels, self.rules, strict=True))
         where = f" ({self.site})" if self.site else ""
-        flag = "; cannot receive mitigations" if self.cannot_receive else ""
-        return f"{self.worst.word:<8} {self.name}{where}: {self.version} [{self.build}]{flag}; {verdicts}"
+        return (
+            f"{self.receives.word:<10} {self.name}{where}: {self.version} [{self.build}]; {self.why}. "
+            f"Mitigations: {self.eems}. Fix: {self.fix}"
+        )
 
 
 @dataclass(frozen=True)
@@ -129,11 +128,12 @@ class MailSummary:
     eems_labels: tuple[str, ...]
     counts: tuple[tuple[Cell, int], ...]
     per_rule: tuple[str, ...]
-    labels: tuple[str, ...]
     rows: tuple[Row, ...]
+    groups: tuple[tuple[int, str, Cell, int], ...]  # (group, heading, colours, servers in it) of the listed groups
     needing_action: int
     links: tuple[Link, ...]
     org_eems_off: bool
+    exposed: tuple[str, ...] = ()  # "SERVER: problem" for servers lacking a fix whose stand-in mitigation is missing
     changes: str | None = None  # one line on what changed since the previous report (--compare-to), if any
     discovery_problems: tuple[str, ...] = ()  # why the server list may be incomplete (a partial discovery)
 
@@ -143,26 +143,20 @@ class MailSummary:
         return self.needing_action - len(self.rows)
 
 
-def _row(s: ServerReport, overview: tuple[tuple[str, str], ...], blocked: bool) -> Row:
-    cells = []
-    for rule_id, _ in overview:
-        f = s.finding(rule_id)
-        bg, fg = finding_colours(f)
-        cells.append(Cell(verdict_word(f), bg, fg))
-    wbg, wfg = severity_colours(s.worst)
+def _row(s: ServerReport) -> Row:
+    cls, word = RECEIVES[s.receives]
+    bg, fg = NEUTRAL if cls == "na" else severity_colours(Severity(cls))
     b = s.build
-    build = b.number or b.text or "—"
     return Row(
         name=one_line(s.server.name),
         site=one_line(s.server.site or ""),
-        role=one_line(role_text(s)),
         version=one_line(b.name),
-        build=one_line(build),
-        age="" if b.age_days is None else str(b.age_days),
-        eems_state=one_line(s.eems_state),
-        rules=tuple(cells),
-        worst=Cell("PASS" if s.worst is Severity.OK else s.worst.word, wbg, wfg),
-        cannot_receive=blocked,
+        build=one_line(b.number or b.text or "—"),
+        receives=Cell(mark(word), bg, fg),
+        why=one_line(s.reason, WHY_CHARS),
+        fix=one_line(s.fix.summary, FIX_CHARS),
+        group=s.group,
+        eems=one_line(eems_facts(s), WHY_CHARS),
     )
 
 
@@ -184,22 +178,9 @@ def summarise(report: Report, limit: int) -> MailSummary:
     """The mail's content for `report`, listing at most `limit` servers."""
     total = len(report.servers)
     blocked = cannot_receive(report)
-    blocked_ids = {id(s) for s in blocked}
     unsure = undecided(report)
     eems_rules = eems_overview_rules(report)
-    all_pass = bool(eems_rules) and all(
-        _verdict(s, rule_id) is Verdict.PASS for s in report.servers for rule_id, _ in eems_rules
-    )
-    if total == 0:
-        headline = "no servers in the report"
-    elif not blocked and all_pass:
-        headline = (
-            "the only server can receive mitigations" if total == 1 else f"all {total} servers can receive mitigations"
-        )
-    else:
-        headline = f"{len(blocked)} of {_plural(total, 'server')} cannot receive mitigations"
-    if unsure:
-        headline += f", {len(unsure)} undecided"
+    head = headline(report)
     worst = report.worst
     tail = ", ".join(
         f"{report.count(sev)} {sev.word}"
@@ -208,13 +189,13 @@ def summarise(report: Report, limit: int) -> MailSummary:
     )
     org = one_line(report.inventory.org.name, 60)
     word = status_word(worst)
-    subject = f"[{word}] Exchange EEMS check ({org}): {headline}" + (f"; {tail}" if tail else "")
+    subject = f"[{word}] Exchange EEMS check ({org}): {head}" + (f"; {tail}" if tail else "")
 
     counts = []
     for sev in (Severity.CRITICAL, Severity.ERROR, Severity.WARNING, Severity.INFO, Severity.OK):
         n = report.count(sev)
         bg, fg = severity_colours(sev) if n else NEUTRAL
-        counts.append((Cell("PASS" if sev is Severity.OK else sev.word, bg, fg), n))
+        counts.append((Cell(mark(severity_word(sev)), bg, fg), n))
 
     per_rule = []
     for rule_id, label in report.run.overview_rules:
@@ -225,12 +206,17 @@ def summarise(report: Report, limit: int) -> MailSummary:
 
     action = needing_action(report)
     listed = action[:limit]
-    overview = report.run.overview_rules
     status_bg, status_fg = severity_colours(worst) if word != "OK" else severity_colours(Severity.OK)
+    groups = []
+    for key, _, title, cls in GROUPS:
+        members = sum(1 for s in report.servers if s.group == key)
+        if key < 2 and any(s.group == key for s in listed):
+            groups.append((key, f"{SYMBOLS['NO' if key == 0 else 'WARNING']} {title} ({members})",
+                           Cell("", *severity_colours(Severity(cls))), members))  # fmt: skip
     return MailSummary(
         org=org,
         status=Cell(word, status_bg, status_fg),
-        headline=headline,
+        headline=head,
         subject=subject,
         total=total,
         cannot_receive=len(blocked),
@@ -238,11 +224,12 @@ def summarise(report: Report, limit: int) -> MailSummary:
         eems_labels=tuple(label for _, label in eems_rules),
         counts=tuple(counts),
         per_rule=tuple(per_rule),
-        labels=tuple(label for _, label in overview),
-        rows=tuple(_row(s, overview, id(s) in blocked_ids) for s in listed),
+        rows=tuple(_row(s) for s in listed),
+        groups=tuple(groups),
         needing_action=len(action),
         links=_links(listed),
         org_eems_off=report.inventory.org.mitigations_enabled is False,
+        exposed=tuple(one_line(f"{s.server.name}: {problem}", WHY_CHARS) for s, problem in exposures(report)[:limit]),
         changes=_changes_line(report),
         discovery_problems=tuple(one_line(p, 300) for p in report.inventory.org.discovery_problems),
     )

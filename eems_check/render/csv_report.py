@@ -35,9 +35,14 @@ class CsvRenderer:
                 "released",
                 "age_days",
                 "eems_state",
+                "receives_new_mitigations",
+                "why",
                 *[label for _, label in overview],
                 "worst_severity",
                 "collection_status",
+                "fix",
+                "fix_build",
+                "fix_kb",
                 "problems",
             ]
         )
@@ -58,9 +63,14 @@ class CsvRenderer:
                         s.build.released,
                         s.build.age_days,
                         s.eems_state,
+                        s.receives,
+                        s.reason,
                         *[verdict_word(s.finding(rule_id)) for rule_id, _ in overview],
                         s.worst.word,
                         s.server.collection.status.value,
+                        s.fix.text,
+                        s.fix.build.number if s.fix.build else "",
+                        (s.fix.build.kb or "") if s.fix.build else "",
                         problems,
                     )
                 ]

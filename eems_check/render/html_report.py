@@ -19,14 +19,26 @@ from markupsafe import Markup
 from ..history.views import trend_view
 from ..model import Report, ServerReport, Severity, Verdict
 from .common import (
+    GROUPS,
+    SYMBOLS,
+    eems_facts,
+    exposures,
     finding_class,
     finding_colours,
     finding_style,
+    headline,
+    last_success,
+    mark,
+    receives_style,
     role_text,
     severity_colours,
+    severity_word,
     source_word,
     verdict_word,
 )
+
+FIX_FIRST_LIMIT = 25  # servers listed with their fix under "Fix first"; the overview has them all
+LAZY_SECTIONS_FROM = 100  # more servers than this: sections are laid out only when scrolled to
 
 
 def templates_dir() -> Path:
@@ -54,6 +66,13 @@ def environment() -> jinja2.Environment:
         severity_colours=severity_colours,
         source_word=source_word,
         role_text=role_text,
+        mark=mark,
+        symbols=SYMBOLS,
+        severity_word=severity_word,
+        receives_style=receives_style,
+        eems_facts=eems_facts,
+        exposures=exposures,
+        last_success=last_success,
         Severity=Severity,
         Verdict=Verdict,
     )
@@ -105,21 +124,23 @@ def _findings_context(s: ServerReport) -> dict[str, Any]:
 def server_views(report: Report) -> list[dict[str, Any]]:
     """Per-server pieces for the template; everything that does not name the server itself is a shared fragment."""
     fragments = _Fragments()
-    rules = report.run.overview_rules
     views = []
     for s in report.servers:
         srv = s.server
         findings_key = tuple(map(id, s.findings))
         build_key = (id(s.build), s.eems_state)
+        mitigations = eems_facts(s)
+        row_key = (findings_key, id(s.fix), srv.is_edge, srv.collection.status, mitigations)
         facts_key = (*build_key, srv.exsetup_version, srv.admin_display_version, srv.http_version,
-                     srv.service_collected, srv.service, srv.eems, srv.build_source)  # fmt: skip
+                     srv.service_collected, srv.service, srv.eems, srv.build_source, last_success(s))  # fmt: skip
         views.append(
             {
                 "s": s,
                 "overview_build": fragments.render("_overview_build.html.j2", build_key, partial(dict, s=s)),
                 "overview_findings": fragments.render(
-                    "_overview_findings.html.j2", findings_key, partial(dict, s=s, overview_rules=rules)
+                    "_overview_findings.html.j2", row_key, partial(dict, s=s, mitigations=mitigations)
                 ),
+                "fix_html": fragments.render("_fix.html.j2", row_key, partial(dict, s=s, fix=s.fix)),
                 "facts_html": fragments.render("_server_facts.html.j2", facts_key, partial(dict, s=s, srv=s.server)),
                 "findings_html": fragments.render("_findings.html.j2", findings_key, partial(_findings_context, s)),
             }
@@ -163,4 +184,9 @@ class HtmlRenderer:
             summary=summary(report),
             changes=report.changes,
             trend=trend_view(report.trend),
+            headline=headline(report),
+            groups_meta=GROUPS,
+            groups={key: [s for s in report.servers if s.group == key] for key, *_ in GROUPS},
+            fix_first_limit=FIX_FIRST_LIMIT,
+            lazy_sections_from=LAZY_SECTIONS_FROM,
         )

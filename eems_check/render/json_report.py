@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..inventory import inventory_to_document
-from ..model import Changes, Finding, FindingChange, Report, ReportSide, ServerChange, ServerReport
+from ..model import Changes, Finding, FindingChange, Fix, FixBuild, Report, ReportSide, ServerChange, ServerReport
 
 REPORT_SCHEMA = "eems-check/report"
 REPORT_SCHEMA_VERSION = 1
@@ -34,6 +34,32 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
     }
 
 
+def _fix_build(b: FixBuild | None) -> dict[str, Any] | None:
+    if b is None:
+        return None
+    return {
+        "name": b.name,
+        "number": b.number,
+        "kb": b.kb,
+        "release_post": b.release_post,
+        "third_party_only": b.third_party_only,
+    }
+
+
+def fix_to_dict(fix: Fix) -> dict[str, Any]:
+    """The server's fix: `text` says it all in one sentence; the other keys are its parts."""
+    return {
+        "text": fix.text,
+        "actions": list(fix.actions),
+        "build": _fix_build(fix.build),
+        "newest": _fix_build(fix.newest),
+        "confirmed": _fix_build(fix.confirmed),
+        "path": fix.path,
+        "caveat": fix.caveat,
+        "note": fix.note,
+    }
+
+
 def _memo_dict(f: Finding, memo: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """Findings are interned by the evaluation: build each distinct one's dict once (the encoder reuses it)."""
     d = memo.get(id(f))
@@ -44,10 +70,18 @@ def _memo_dict(f: Finding, memo: dict[int, dict[str, Any]]) -> dict[str, Any]:
 
 def server_result(s: ServerReport, memo: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     b = s.build
+    fix = None if memo is None else memo.get(id(s.fix))
+    if fix is None:  # fixes are interned too: one dict per distinct fix
+        fix = fix_to_dict(s.fix)
+        if memo is not None:
+            memo[id(s.fix)] = fix
     return {
         "server": s.server.name,
         "worst": s.worst.value,
         "eems_state": s.eems_state,
+        "receives_new_mitigations": s.receives,  # derived from the findings: not read back
+        "why": s.reason,
+        "fix": fix,
         "build": {
             "text": b.text,
             "source": b.source.value if b.source else None,

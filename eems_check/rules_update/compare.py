@@ -40,6 +40,7 @@ class OutRow:
     conflict: str | None = None
     comment: str | None = None
     kb: str | None = None
+    release_post: str | None = None
 
     @property
     def version(self) -> Version:
@@ -133,7 +134,16 @@ def compare(interp: Interpretation, base: RuleSet) -> Comparison:
             for rival in rivals:
                 rewrites.setdefault(rival.version, (rival, []))[1].append(f"{source} lists {row.build}")
         else:
-            out = OutRow(row.product, label, row.build, row.released, row.kind, kb=row.kb, comment=_review(flags))
+            out = OutRow(
+                row.product,
+                label,
+                row.build,
+                row.released,
+                row.kind,
+                kb=row.kb,
+                release_post=row.release_post,
+                comment=_review(flags),
+            )
             added.append(Item(row, label, flags=flags, out=out))
 
     added, conflicting = _drop_orphans(added, conflicting, catalogue, notes)
@@ -234,12 +244,26 @@ def _existing(row: SourceRow, label: str, flags: tuple[str, ...], entry: BuildEn
         new_released = row.released
     if not entry.verified:
         details.append(f"verified: unverified in the rules, listed by {source}")
+    for what, old, new in (("kb", entry.kb, row.kb), ("release post", entry.release_post, row.release_post)):
+        if new and new != old:
+            details.append(f"{what} {old or 'none'} -> {new}")
     if not details:
         return None
     out = None
     if write:
         comment = f"changed: {'; '.join(details)} (rules: {entry.label}, {entry.released_text})"
-        out = OutRow(entry.product, new_label, row.build, new_released, new_kind, True, entry.conflict, comment, row.kb)
+        out = OutRow(
+            entry.product,
+            new_label,
+            row.build,
+            new_released,
+            new_kind,
+            True,
+            entry.conflict,
+            comment,
+            row.kb or entry.kb,
+            row.release_post or entry.release_post,
+        )
     return Item(row, new_label if write else label, entry, tuple(details), flags, out)
 
 
@@ -264,7 +288,9 @@ def _conflict(
     others = [f"{e.version} (rules)" for e in rivals] + [f"{r.build} ({r.where.short})" for r in twins]
     details = (f"{label}: {source} lists {row.build}; also listed as {', '.join(others)}; both kept, flagged",)
     text = f"{source} lists {row.build}; other listing(s): {', '.join(others)}"
-    out = OutRow(row.product, label, row.build, row.released, row.kind, True, text, _review(flags), row.kb)
+    out = OutRow(
+        row.product, label, row.build, row.released, row.kind, True, text, _review(flags), row.kb, row.release_post
+    )
     return Item(row, label, None, details, flags, out)
 
 
@@ -310,6 +336,8 @@ def _rewrite(entry: BuildEntry, texts: list[str]) -> OutRow:
         entry.verified,
         conflict,
         "kept from the rules; flagged because the source lists another build for this label",
+        entry.kb,
+        entry.release_post,
     )
 
 

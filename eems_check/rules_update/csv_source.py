@@ -19,6 +19,7 @@ _COLUMNS = {
     "build": ("buildnumber", "build"),
     "date": ("date", "releasedate", "released"),
     "kb": ("kb",),
+    "post": ("blog", "releasepost"),
 }
 _SHOWN = {"name": "Product Name", "build": "Build Number", "date": "Date"}
 
@@ -78,4 +79,12 @@ def _raw_row(record: list[str], columns: dict[str, int], where: Location) -> Raw
     problem = None
     if len(record) < needed:
         problem = f"only {len(record)} field{'s' if len(record) != 1 else ''}, the header has {needed} or more"
-    return RawRow(where, cell("name"), cell("build"), cell("date"), kb=cell("kb") or None, problem=problem)
+    return RawRow(
+        where,
+        cell("name"),
+        cell("build"),
+        cell("date"),
+        kb=cell("kb") or None,
+        release_post=cell("post") or None,
+        problem=problem,
+    )

@@ -21,7 +21,15 @@ from .model import (
     SourceDoc,
     SourceRow,
 )
-from .names import Build, clean_text, kb_from, parse_source_build, parse_source_date, split_name
+from .names import (
+    Build,
+    clean_text,
+    kb_from,
+    parse_source_build,
+    parse_source_date,
+    release_post_from,
+    split_name,
+)
 
 
 class _RowProblem(ValueError):
@@ -93,6 +101,7 @@ def interpret_row(raw: RawRow, catalogue: Catalogue) -> SourceRow | Note:
         released=released,
         long_spelling=build.long_spelling,
         kb=kb_from(raw.kb),
+        release_post=release_post_from(raw.release_post),
         flags=tuple(flags),
     )
 

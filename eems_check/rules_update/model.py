@@ -45,6 +45,7 @@ class RawRow:
     date: str
     long_build: str = ""  # the Learn page's "long format" column, when there is one
     kb: str | None = None
+    release_post: str | None = None  # the CSV's Blog column: the post that released the build
     heading: str | None = None  # HTML: the heading above the table, used when a name lacks the product
     problem: str | None = None  # a structural problem found while reading (too few cells)
 
@@ -78,6 +79,7 @@ class SourceRow:
     released: str  # YYYY-MM-DD, or YYYY-MM when the source gives only the month
     long_spelling: bool = False  # the source wrote the zero-padded long spelling
     kb: str | None = None
+    release_post: str | None = None  # an https:// address, or None
     flags: tuple[str, ...] = ()  # reasons to review the row
 
     @property

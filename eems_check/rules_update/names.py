@@ -222,3 +222,11 @@ def kb_from(text: str | None) -> str | None:
     if m is None:
         m = re.fullmatch(r"\s*(\d{6,7})\s*", text)
     return f"KB{m.group(1)}" if m else None
+
+
+def release_post_from(text: str | None) -> str | None:
+    """The release post's address when it is a plain https:// URL (what the rules accept); None otherwise."""
+    if not text:
+        return None
+    text = text.strip()
+    return text if re.fullmatch(r"https://[^\s\"'<>]+", text) else None

@@ -86,8 +86,11 @@ def _row_lines(rows: Iterable[OutRow]) -> list[str]:
             fields.append("verified: false")
         if row.conflict:
             fields.append(f"conflict: {_q(_one_line(row.conflict))}")
-        kb = f"  # {row.kb}" if row.kb else ""
-        lines.append("  - {" + ", ".join(fields) + "}" + kb)
+        if row.kb:
+            fields.append(f"kb: {row.kb}")
+        if row.release_post:
+            fields.append(f"release_post: {_q(row.release_post)}")
+        lines.append("  - {" + ", ".join(fields) + "}")
     return lines
 
 

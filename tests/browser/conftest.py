@@ -22,7 +22,7 @@ import pytest
 from eems_check.diff import compare
 from eems_check.evaluate import evaluate
 from eems_check.inventory import read_inventory
-from eems_check.model import Report, Severity
+from eems_check.model import Report
 from eems_check.render import Format
 from eems_check.ruleset import RuleSet
 
@@ -40,6 +40,8 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 NARROW: ViewportSize = {"width": 420, "height": 900}
 Media = Literal["screen", "print"]
 FIX_FIRST_LIMIT = 25  # the template lists at most this many servers under "Fix first"
+A4_LANDSCAPE: ViewportSize = {"width": 1047, "height": 740}  # 277 x 190 mm at 96 px per inch: A4 less 10 mm margins
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 
 
 # --- reports on disk -----------------------------------------------------------------------------------------
@@ -64,7 +66,7 @@ class ReportFile:
 def _report_file(key: str, report: Report, html: str | None, path: Path) -> ReportFile:
     if html is not None:
         path.write_text(html, encoding="utf-8")
-    urgent = [s.server.name for s in report.servers if s.worst in (Severity.CRITICAL, Severity.ERROR)]
+    urgent = [s.server.name for s in report.servers if s.group < 2]  # cannot receive, then other problems
     return ReportFile(
         key=key,
         path=path,

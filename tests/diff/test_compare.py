@@ -150,6 +150,6 @@ def test_counts_totals_and_immutability() -> None:
     added = changes.added_servers[0]
     assert (added.build_number, added.worst.value, added.problems, added.top_rule_id) == ("15.2.2562.53", "ok", 0, None)
     gone = changes.removed_servers[0]
-    assert (gone.worst.value, gone.problems, gone.top_rule_id) == ("error", 7, "EEMS-OCS-2023")
+    assert (gone.worst.value, gone.problems, gone.top_rule_id) == ("error", 8, "EEMS-OCS-2023")
     with pytest.raises(dataclasses.FrozenInstanceError):
         changes.unchanged_servers = 0  # type: ignore[misc]

@@ -31,7 +31,7 @@ SAME = ("contoso-2026-11-27.json", "contoso-2026-11-27.json")
         (
             HOSTILE,
             "Changes since 2026-10-01 07:00 UTC: 1 server added, 1 server gone, 1 build changed, 1 new finding, "
-            "2 resolved",
+            "3 resolved",
         ),
         (SAME, "No changes since 2026-11-27 07:00 UTC"),
     ],
@@ -48,7 +48,8 @@ def test_text_lists_every_change_worst_first() -> None:
         "Servers failing: EEMS Mar 2023 5->2, EEMS Jun 2026 9->7, Support 11->10",
         "  + EXSE01: Exchange SE RTM Sep26SUv2 (15.2.2562.53), worst PASS, 0 problems",
         "  EX16-23A: Exchange 2016 CU23 Jan23SU (15.1.2507.17) -> Exchange 2016 CU23 Sep26SUv2 (15.1.2507.75)",
-        "  ERROR    EX16-23A EEMS-OCS-2023: EEMS can fetch mitigations (March 2023 CU/SU or newer)",
+        "  ERROR    EX16-23A EEMS-OCS-2023: EEMS cannot fetch mitigations: the build is older than the March 2023 SU "
+        "of its CU line",
         "4 servers unchanged.",
     ):
         assert expected in lines

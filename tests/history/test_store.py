@@ -186,6 +186,18 @@ def test_the_same_run_twice_is_recorded_once(fresh: History, half_year_reports: 
         assert len(history.runs()) == 1
 
 
+def test_each_server_row_keeps_the_reports_computed_fix(
+    fresh: History, half_year_reports: list[Report], tmp_path: Path
+) -> None:
+    report = half_year_reports[0]
+    with fresh as history:
+        history.append(report, origin="import")
+    with sqlite3.connect(tmp_path / "history.sqlite") as db:
+        stored = dict(db.execute("SELECT s.name, sr.fix FROM server_run sr JOIN server s ON s.id = sr.server_id"))
+    expected = {s.server.name: (s.fix.summary if s.fix.needed else None) for s in report.servers}
+    assert stored == expected and any(stored.values()) and None in stored.values()
+
+
 @pytest.mark.parametrize(
     ("keep", "older_than_week", "left"),
     [(3, None, [23, 24, 25]), (None, 20, [20, 21, 22, 23, 24, 25]), (26, None, list(range(26)))],

@@ -77,9 +77,17 @@ def _verdict(spec: str) -> tuple[Verdict, Severity]:
     return verdict, Severity(sev or "error")
 
 
-def make_server(name: str, rules: dict[str, str], *, site: str = "Site-1", extra: tuple[str, ...] = ()) -> ServerReport:
+def make_server(
+    name: str,
+    rules: dict[str, str],
+    *,
+    site: str = "Site-1",
+    extra: tuple[str, ...] = (),
+    categories: dict[str, str] | None = None,
+) -> ServerReport:
     """A server report built from the model: one finding per overview rule (`rules` maps rule id to a verdict
-    spec, missing ones pass) plus `extra` findings given as `RULE-ID=spec`."""
+    spec, missing ones pass) plus `extra` findings given as `RULE-ID=spec` (category "Other" unless
+    `categories` names another)."""
     findings = []
     for rule_id, label in OVERVIEW:
         verdict, severity = _verdict(rules.get(rule_id, "pass"))
@@ -100,7 +108,8 @@ def make_server(name: str, rules: dict[str, str], *, site: str = "Site-1", extra
     for item in extra:
         rule_id, _, spec = item.partition("=")
         verdict, severity = _verdict(spec)
-        findings.append(Finding(rule_id, f"{rule_id} check", "Other", verdict, severity, f"{rule_id}: {spec}"))
+        category = (categories or {}).get(rule_id, "Other")
+        findings.append(Finding(rule_id, f"{rule_id} check", category, verdict, severity, f"{rule_id}: {spec}"))
     record = ServerRecord(
         name=name,
         fqdn=f"{name.lower()}.corp.contoso.com",

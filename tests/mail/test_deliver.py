@@ -36,13 +36,14 @@ def test_deliver_mails_the_written_reports_over_verified_starttls(
     summary = deliver(sample_report, written, server.settings, Severity.ERROR)
     assert summary is not None and "\n" not in summary
     assert summary.startswith(
-        "Mailed '[ERROR] Exchange EEMS check (Contoso): 7 of 12 servers cannot receive mitigations; 11 ERROR' "
+        "Mailed '[ERROR] Exchange EEMS check (Contoso): 8 of 12 servers cannot receive new EEMS mitigations; "
+        "11 ERROR' "
         f"to ops@contoso.com, exadmins@contoso.com via 127.0.0.1:{server.port} (starttls); attached: "
     )
     [got] = server.recorder.messages
     assert got.tls and got.authenticated
     msg = received([got.content])
-    assert msg["Subject"].strip().startswith("[ERROR] Exchange EEMS check (Contoso): 7 of 12 servers")
+    assert msg["Subject"].strip().startswith("[ERROR] Exchange EEMS check (Contoso): 8 of 12 servers")
     files = {p.get_filename(): (p.get_content_type(), p.get_payload(decode=True)) for p in msg.iter_attachments()}
     assert files == {
         written[Format.HTML].name: ("text/html", written[Format.HTML].read_bytes()),
@@ -83,7 +84,7 @@ def test_send_saved_report_re_renders_html_and_csv_and_leaves_no_files(
         written[fmt].unlink()  # only the JSON is left, as when a report is mailed later from another host
     before = set(json_path.parent.iterdir())
     summary = send_saved_report(json_path, server.settings, Severity.ERROR)
-    assert summary is not None and "7 of 12 servers cannot receive mitigations" in summary
+    assert summary is not None and "8 of 12 servers cannot receive new EEMS mitigations" in summary
     assert set(json_path.parent.iterdir()) == before
     msg = received([server.recorder.messages[0].content])
     again = read_report(json_path)

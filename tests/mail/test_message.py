@@ -31,7 +31,7 @@ SETTINGS = MailSettings(
     smtp_host="smtp.contoso.com",
     reply_to="exchange-team@contoso.com",
 )
-STATUS_WORDS = {"PASS", "FAIL", "ERROR", "WARNING", "CRITICAL", "INFO", "UNKNOWN", "N/A"}
+STATUS_WORDS = {"PASS", "ERROR", "WARNING", "CRITICAL", "INFO", "UNKNOWN", "N/A", "YES", "NO"}
 
 
 def attachments_of(written: dict[Format, Path]) -> dict[str, Path]:
@@ -122,9 +122,10 @@ def test_headers_name_sender_recipients_and_suppress_auto_replies(
 
 def test_sample_subject_counts_servers_that_cannot_receive_mitigations(sample_report: Report) -> None:
     msg = build_message(sample_report, {}, SETTINGS)
-    # EX16-22A, EX19-12A fail Mar 2023; five more fail only Jun 2026; EX13-01 and EDGE01 have no EEMS (N/A).
-    assert (
-        msg["Subject"] == "[ERROR] Exchange EEMS check (Contoso): 7 of 12 servers cannot receive mitigations; 11 ERROR"
+    # EX16-22A, EX19-12A fail Mar 2023; five more fail only Jun 2026; EX13-01 has no EEMS at all (EEMS-PRESENT
+    # fails at error level); EDGE01 is Edge Transport (N/A).
+    assert msg["Subject"] == (
+        "[ERROR] Exchange EEMS check (Contoso): 8 of 12 servers cannot receive new EEMS mitigations; 11 ERROR"
     )
 
 
@@ -134,7 +135,10 @@ SUBJECT_CASES = yaml.safe_load((MAIL_FIXTURES / "subject-cases.yaml").read_text(
 @pytest.mark.parametrize("case", SUBJECT_CASES, ids=[c["name"] for c in SUBJECT_CASES])
 def test_subject_carries_worst_status_and_counts(case: dict[str, Any]) -> None:
     extra = case.get("extra", {})
-    servers = [make_server(name, rules, extra=tuple(extra.get(name, ()))) for name, rules in case["servers"].items()]
+    servers = [
+        make_server(name, rules, extra=tuple(extra.get(name, ())), categories=case.get("categories"))
+        for name, rules in case["servers"].items()
+    ]
     msg = roundtrip(build_message(make_report(servers, org=case.get("org", "Contoso")), {}, SETTINGS))
     # .strip(): CPython folds a subject that fits on a line of its own as "Subject:\r\n [OK] ..." and its parser
     # keeps that leading space; mail clients drop it.
@@ -145,13 +149,22 @@ def test_subject_carries_worst_status_and_counts(case: dict[str, Any]) -> None:
 def test_text_part_has_status_counts_and_one_line_per_server_needing_action(sample_report: Report) -> None:
     text = text_part(build_message(sample_report, {}, SETTINGS))
     lines = text.splitlines()
-    assert lines[0] == "ERROR: Exchange EEMS check (Contoso): 7 of 12 servers cannot receive mitigations."
-    assert "Servers: 12 (0 CRITICAL, 11 ERROR, 0 WARNING, 0 INFO, 1 PASS)" in lines
-    server_lines = [line for line in lines if re.match(r"^  (ERROR|WARNING|CRITICAL) +\S", line)]
+    assert lines[0] == "ERROR: Exchange EEMS check (Contoso): 8 of 12 servers cannot receive new EEMS mitigations."
+    assert "Servers: 12 (0 \u203c CRITICAL, 11 \u2716 ERROR, 0 \u25b2 WARNING, 0 \u2139 INFO, 1 \u2714 PASS)" in lines
+    server_lines = [line for line in lines if re.match(r"^  \S (NO|YES|UNKNOWN|N/A) +\S", line)]
     assert len(server_lines) == 11  # every server but EXSE01
     assert not any("EXSE01" in line for line in server_lines)
-    assert server_lines[0].startswith("  ERROR    EX16-22A (New York): Exchange 2016 CU22 Nov22SU")
-    assert "cannot receive mitigations; EEMS Mar 2023 FAIL, EEMS Jun 2026 FAIL, Support FAIL" in server_lines[0]
+    groups = [line for line in lines if line.endswith("):") and not line.startswith(" ")]
+    assert groups == [
+        "\u2716 Cannot receive new EEMS mitigations (8):",
+        "\u25b2 Other problems (they receive mitigations, or it cannot be told) (3):",
+    ]
+    assert server_lines[0].startswith("  \u2716 NO       EX16-22A (New York): Exchange 2016 CU22 Nov22SU")
+    assert "EEMS cannot fetch mitigations: the build is older than the March 2023 SU" in server_lines[0]
+    assert "Fix: Start MSExchangeMitigation and set it to Automatic;" in server_lines[0]
+    assert "install Exchange SE RTM Jun26SU (15.2.2562.43, KB5094139) or newer." in server_lines[0]
+    assert "  EX19-14A: No fix for CVE-2026-42897; its mitigation M2 is blocked" in lines  # the exposed servers
+    assert "Mitigations: applied PING1; blocked M2" in next(line for line in server_lines if "EX19-14A" in line)
     assert "&amp;" not in text and "<" not in text  # plain text, not escaped HTML
 
 
@@ -174,8 +187,8 @@ def test_html_is_outlook_safe_with_bgcolor_and_inline_style_on_every_status_cell
     assert not tags & {"script", "style", "link", "img", "iframe", "form", "div"}
     assert html.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in html
     coloured = [(a, t) for a, t in parsed.cells if "bgcolor" in a]
-    status = [(a, t) for a, t in parsed.cells if t.split(" ")[-1] in STATUS_WORDS and len(t.split(" ")) <= 2]
-    assert len(status) >= 11 * 4 + 5  # 11 servers x (3 rules + worst), plus the counts row
+    status = [(a, t) for a, t in parsed.cells if t.split(" ")[-1] in STATUS_WORDS and len(t.split(" ")) <= 3]
+    assert len(status) >= 11 + 5  # 11 servers' "Receives new mitigations?" answers, plus the counts row
     for attrs, text in status:
         assert "bgcolor" in attrs, text  # colour survives a dropped style attribute
     for attrs, text in coloured:
@@ -193,11 +206,11 @@ def test_status_words_ride_along_with_colours(sample_report: Report) -> None:
     cells = parse_cells(html_part(build_message(sample_report, {}, SETTINGS))).cells
     by_colour: dict[str, set[str]] = {}
     for attrs, text in cells:
-        if "bgcolor" in attrs and 0 < len(text.split(" ")) <= 2:
+        if "bgcolor" in attrs and 0 < len(text.split(" ")) <= 3:
             by_colour.setdefault(attrs["bgcolor"], set()).add(text.split(" ")[-1])
-    assert by_colour["#FF0000"] <= {"FAIL", "ERROR"}
-    assert by_colour["#7FFF00"] <= {"PASS"}
-    assert by_colour["#FFE600"] <= {"UNKNOWN", "WARNING"}
+    assert by_colour["#FF0000"] <= {"ERROR", "NO"}
+    assert by_colour["#7FFF00"] <= {"PASS", "YES"}
+    assert by_colour.get("#FFE600", set()) <= {"UNKNOWN", "WARNING"}
 
 
 def test_hostile_values_are_escaped_and_cut_in_the_mail(ruleset: RuleSet) -> None:
@@ -207,7 +220,7 @@ def test_hostile_values_are_escaped_and_cut_in_the_mail(ruleset: RuleSet) -> Non
     msg = build_message(report, {}, SETTINGS)
     html = html_part(msg)
     assert "<script>alert(" not in html and "<img src=x" not in html
-    assert "A" * 100 not in html  # long values are cut in the summary; the attachment keeps them whole
+    assert "A" * 161 not in html  # long values are cut in the summary; the attachment keeps them whole
     assert "\n" not in str(msg["Subject"])
 
 
@@ -269,4 +282,4 @@ def test_changes_since_the_previous_report_are_in_both_parts() -> None:
     assert line in text_part(msg).splitlines()
     html = html_part(msg)
     assert "Changes since 2026-11-27 07:00 UTC</p>" in html  # the report's changes section, mail variant
-    assert html.index("Changes since") < html.index("Servers needing action")
+    assert html.index("Changes since") < html.index("Why, and the fix")  # before the server list

@@ -294,3 +294,26 @@ def test_updates_of_a_new_line_whose_cu_row_conflicts_are_left_out(bundled: Rule
     assert [i.out for i in c.conflicting] == [None, None] and c.added == ()
     assert [n.reason for n in c.notes] == ["its CU row (CU1) is not written"]
     assert result.up_to_date
+
+
+IMPORTED_REFERENCES = [
+    pytest.param(
+        "15.2.2562.57",
+        "KB5140000",
+        "https://techcommunity.microsoft.com/blog/exchange/released-december-2026-exchange-server-security-updates/4600000",
+        id="added-with-kb-and-post",
+    ),
+    pytest.param("15.2.1748.55", "KB5140001", None, id="added-with-kb-only"),
+    pytest.param("15.2.2562.49", "KB5121608", None, id="changed-gains-its-kb"),
+]
+
+
+@pytest.mark.parametrize(("build", "kb", "post"), IMPORTED_REFERENCES)
+def test_the_import_carries_each_builds_kb_and_release_post_into_the_rules(
+    bundled: RuleSet, tmp_path: Path, build: str, kb: str, post: str | None
+) -> None:
+    output = tmp_path / "import.yaml"
+    update_rules(CSV_SAMPLE, base=bundled, output=output)
+    entry = load_ruleset([output]).catalogue.resolve(parse_build(build)).entry
+    assert entry is not None
+    assert (entry.kb, entry.release_post) == (kb, post)
