@@ -171,3 +171,13 @@ def test_servers_that_cannot_receive_mitigations_come_first_even_when_another_is
         ("B-TOO-OLD", "no", "error"),
         ("A-UNREACHABLE", "unknown", "critical"),
     ]
+
+
+def test_among_servers_with_other_problems_the_worst_comes_first(ruleset: RuleSet) -> None:
+    # A-WARN: SE Aug26SU, one update behind (warning); B-ERR: 2019 CU15 past its last ESU period (error); both
+    # still receive mitigations. C-FINE: SE Sep26SUv2, nothing to fix. Names sort the other way on purpose.
+    inventory = read_inventory(FIXTURES / "inventories" / "other-problems.json")
+    report = evaluate(inventory, ruleset, today=TODAY, generated_at=GENERATED)
+    assert [s.server.name for s in report.servers] == ["B-ERR", "A-WARN", "C-FINE"]
+    rows = csv_rows(ruleset, FIXTURES / "inventories" / "other-problems.json")
+    assert [r["server"] for r in rows] == ["B-ERR", "A-WARN", "C-FINE"]

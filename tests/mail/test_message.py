@@ -168,18 +168,6 @@ def test_text_part_has_status_counts_and_one_line_per_server_needing_action(samp
     assert "&amp;" not in text and "<" not in text  # plain text, not escaped HTML
 
 
-def test_servers_needing_action_are_listed_worst_first_whatever_the_report_order() -> None:
-    servers = [
-        make_server("WARN1", {"PRODUCT-SUPPORT": "fail/warning"}),
-        make_server("FINE1", {}),
-        make_server("ERR1", {"PRODUCT-SUPPORT": "fail/error"}),
-        make_server("CRIT1", {"EEMS-OCS-2023": "fail/critical"}),
-    ]
-    text = text_part(build_message(make_report(servers), {}, SETTINGS))
-    listed = [m.group(1) for m in re.finditer(r"^  (?:CRITICAL|ERROR|WARNING) +(\S+) \(", text, re.M)]
-    assert listed == ["CRIT1", "ERR1", "WARN1"]
-
-
 def test_html_is_outlook_safe_with_bgcolor_and_inline_style_on_every_status_cell(sample_report: Report) -> None:
     html = html_part(build_message(sample_report, {}, SETTINGS))
     parsed = parse_cells(html)
