@@ -12,6 +12,7 @@ import datetime as dt
 import random
 import statistics
 import time
+from pathlib import Path
 
 from eems_check.evaluate import evaluate
 from eems_check.model import (
@@ -23,6 +24,7 @@ from eems_check.model import (
     Inventory,
     OcsProbe,
     OrgInfo,
+    Report,
     ServerRecord,
     ServiceState,
 )
@@ -81,6 +83,23 @@ def synthetic(n: int, seed: int = 7) -> Inventory:
             )
         )
     return Inventory(org=OrgInfo("Synthetic", True), servers=tuple(servers))
+
+
+def size_arguments() -> argparse.Namespace:
+    """`--servers N --runs R`, the two knobs every benchmark of a synthetic organisation takes."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--servers", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=5)
+    return parser.parse_args()
+
+
+def saved_report(n: int, folder: Path) -> tuple[Report, Path]:
+    """The report of a synthetic n-server organisation, evaluated and saved as `folder/report.json`."""
+    now = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.timezone.utc)
+    report = evaluate(synthetic(n), load_ruleset(), today=now.date(), generated_at=now)
+    path = folder / "report.json"
+    path.write_text(Format.JSON.renderer().render(report), encoding="utf-8")
+    return report, path
 
 
 def main() -> None:

@@ -9,8 +9,6 @@ Wall time and CPU time (the CPU figure is the steadier one on a shared machine).
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import statistics
 import sys
 import tempfile
@@ -19,25 +17,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from evaluate_bench import synthetic
+from evaluate_bench import saved_report, size_arguments
 
 from eems_check.diff import diff_files
-from eems_check.evaluate import evaluate
-from eems_check.render import Format
 from eems_check.report_io import read_report
-from eems_check.ruleset import load_ruleset
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--servers", type=int, default=5000)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    now = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.timezone.utc)
-    report = evaluate(synthetic(args.servers), load_ruleset(), today=now.date(), generated_at=now)
+    args = size_arguments()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "report.json"
-        path.write_text(Format.JSON.renderer().render(report), encoding="utf-8")
+        report, path = saved_report(args.servers, Path(tmp))
         findings = sum(len(s.findings) for s in report.servers)
         timings: dict[str, list[float]] = {
             "read_report": [],

@@ -28,9 +28,9 @@ class Precision(str, Enum):
     CU = "cu"  # AdminDisplayVersion or three parts: only the CU is known
 
 
-_ADMIN_DISPLAY = re.compile(r"^version\s+(\d{1,2})\.(\d{1,2})\s*\(\s*build\s+(\d{1,5})\.(\d{1,5})\s*\)$")
-_DOTTED = re.compile(r"^v?(\d{1,2})\.(\d{1,2})\.(\d{1,5})(?:\.(\d{1,5}))?$")
-_LEGACY_DOTTED = re.compile(r"^v?(\d{1,2})\.(\d{1,2})(?:\.(\d{1,5}))?(?:\.(\d{1,5}))?$")
+_ADMIN_DISPLAY = re.compile(r"^version\s+(\d{1,2})\.(\d{1,2})\s*\(\s*build\s+(\d{1,5})\.(\d{1,5})\s*\)$", re.ASCII)
+_DOTTED = re.compile(r"^v?(\d{1,2})\.(\d{1,2})\.(\d{1,5})(?:\.(\d{1,5}))?$", re.ASCII)
+_LEGACY_DOTTED = re.compile(r"^v?(\d{1,2})\.(\d{1,2})(?:\.(\d{1,5}))?(?:\.(\d{1,5}))?$", re.ASCII)
 _NOISE = "\ufeff\u200b\u00a0\t\r\n \"'"
 
 
@@ -92,9 +92,9 @@ def parse_build(text: str) -> ParsedBuild:
 
 def parse_date(value: str) -> tuple[dt.date, bool]:
     """A catalogue date: `YYYY-MM-DD`, or `YYYY-MM` (returned as the 1st, flagged approximate)."""
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, re.ASCII):
         return dt.date.fromisoformat(value), False
-    if re.fullmatch(r"\d{4}-\d{2}", value):
+    if re.fullmatch(r"\d{4}-\d{2}", value, re.ASCII):
         return dt.date.fromisoformat(value + "-01"), True
     raise ValueError(f"not a date (YYYY-MM-DD or YYYY-MM): {value!r}")
 

@@ -16,20 +16,22 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .builds import parse_build
 from .conditions import KINDS
-from .errors import EemsCheckError, InputError
+from .display import visible, visible_json
+from .errors import EemsCheckError, InputError, MailError, ScanInterrupted
 from .evaluate import evaluate, evaluate_server
 from .inventory import read_inventory
-from .logmask import MaskingFormatter
+from .logmask import MaskingFormatter, Secrets
 from .mail import MailSettings, add_mail_arguments, deliver, mail_settings_from_args, send_saved_report
-from .model import BuildSource, Inventory, OrgInfo, Report, ServerRecord, Severity, Verdict
-from .outputs import OutputPlan, write_reports
+from .model import BuildSource, CollectionStatus, Inventory, OrgInfo, Report, ServerRecord, Severity, Verdict
+from .outputs import OutputPlan, check_outputs, is_stdout, org_slug, write_reports
 from .ruleset import RuleSet, load_ruleset, validate_file
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUN = 0, 1, 2, 3
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 FAIL_ON = {"critical": Severity.CRITICAL, "error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 BUILD_KINDS = (
     "eems_min_update",
@@ -44,8 +46,26 @@ log = logging.getLogger("eems_check")
 
 
 class _Parser(argparse.ArgumentParser):
+    """Exact flags only: with abbreviations `--pass=…` became `--password-env`'s value or an "ambiguous option"
+    error that echoed the password. Unrecognised arguments are named without their values, for the same reason."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise InputError(f"{self.prog}: {message}")
+        raise InputError(f"{self.prog}: {_without_values(message)}")
+
+
+def _without_values(message: str) -> str:
+    head, found, rest = message.partition("unrecognized arguments: ")
+    if not found:
+        return message
+    flags = [word.split("=", 1)[0] for word in rest.split() if word.startswith("-")]
+    hidden = len(rest.split()) - len(flags) + sum("=" in word for word in rest.split() if word.startswith("-"))
+    shown = ", ".join(dict.fromkeys(flags)) or "values"
+    tail = f" ({hidden} value(s) not shown: they may be secrets)" if hidden else ""
+    return f"{head}unrecognized arguments: {shown}{tail}"
 
 
 def _date(text: str) -> dt.date:
@@ -222,25 +242,51 @@ _LIBRARY_LOGGERS = ("pypsrp", "psrpcore", "spnego", "requests", "requests_credss
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
-    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    logging.basicConfig(level=level, format="eems-check: %(levelname)s: %(message)s", stream=sys.stderr)
+    from .debuglog import setup_logging
+
+    setup_logging(debug=args.debug, verbose=args.verbose)
     for name in _LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if args.debug else logging.CRITICAL + 1)
 
 
+def _show(text: str, *, err: bool = False) -> None:
+    """Print to the terminal with control and bidi characters (from names, messages, files) written visibly."""
+    print(visible(text, one_line=False), file=sys.stderr if err else sys.stdout)
+
+
+def _show_json(document: object, **options: object) -> None:
+    """JSON for the terminal: hidden characters as \\uXXXX escapes, which decode to the same document."""
+    _show(visible_json(json.dumps(document, indent=2, **options)))  # type: ignore[arg-type]
+
+
 def _say(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "quiet", False):
-        print(text)
+        # a report written to standard output (`--json -`) keeps stdout to itself
+        _show(text, err=getattr(args, "stdout_taken", False))
+
+
+def _check_outputs(args: argparse.Namespace, mail: MailSettings | None, source: Path | None = None) -> None:
+    """Before any work: every named output is absent or a regular file, each has its own, none replaces an input."""
+    outputs = {"--html": args.html, "--json": args.json, "--csv": args.csv}
+    outputs["--save-inventory"] = getattr(args, "save_inventory", None)
+    check_outputs(outputs, {"inventory": source})
+    folder = getattr(args, "output_dir", None)
+    if folder is not None and (folder.is_symlink() or folder.exists()) and not folder.is_dir():
+        raise InputError(f"-o {folder}: is not a folder")
+    args.stdout_taken = any(p is not None and is_stdout(p) for p in outputs.values())
+    if args.stdout_taken and mail is not None:
+        raise InputError("a report written to standard output (-) cannot be attached to the mail: name a file")
 
 
 # Every log line on stderr and every --debug traceback goes through it; commands register each password they read.
-_OUTPUT = MaskingFormatter("eems-check: %(levelname)s: %(message)s")
+_OUTPUT = Secrets()
 
 
 def _mask_log_lines() -> None:
     for handler in logging.getLogger().handlers:
-        if type(handler) is logging.StreamHandler and handler.stream is sys.stderr:
-            handler.setFormatter(_OUTPUT)
+        ours = type(handler) is logging.StreamHandler and handler.stream is sys.stderr
+        if ours and not isinstance(handler.formatter, MaskingFormatter):
+            handler.setFormatter(MaskingFormatter(handler.formatter or logging.Formatter(), _OUTPUT))
 
 
 def _mail_settings(args: argparse.Namespace) -> MailSettings | None:
@@ -327,6 +373,7 @@ def _previous(args: argparse.Namespace) -> tuple[Path, Report] | None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     mail = _mail_settings(args)  # first: a bad mail setting fails before any work
+    _check_outputs(args, mail, args.inventory)
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
     from .collect.capture import is_capture, read_capture
@@ -341,9 +388,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     changes = diff_files(args.old, args.new)
     if args.json:
-        print(json.dumps(changes_to_dict(changes), indent=2, ensure_ascii=False))
+        _show_json(changes_to_dict(changes), ensure_ascii=False)
     else:
-        print(format_text(changes))
+        _show(format_text(changes))
     return EXIT_FINDINGS if changes.counts.worse else EXIT_OK
 
 
@@ -367,16 +414,55 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     apply_scan_config(args, args.default_of, {"auth": AUTH_METHODS, "fail_on": (*FAIL_ON, "never")})
     mail = _mail_settings(args)  # before the scan: a typo must not cost a whole scan
+    _check_outputs(args, mail)
 
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
     options = options_from_args(args, os.environ)
     _OUTPUT.add(options.password)
-    inventory = scan(options, progress=_progress(args))
+    try:
+        inventory = scan(options, progress=_progress(args))
+    except ScanInterrupted as stop:  # Ctrl+C: keep what was collected, marked incomplete
+        partial = stop.inventory
+        path = _keep_inventory(args, partial)
+        got = sum(s.collection.status is not CollectionStatus.NOT_SCANNED for s in partial.servers)
+        _show(
+            f"eems-check: interrupted: {got} of {len(partial.servers)} server(s) collected; saved in {path} "
+            "(marked incomplete; eems-check evaluate reads it)",
+            err=True,
+        )
+        return EXIT_INTERRUPTED
     if args.save_inventory:
         _save_inventory(inventory, args.save_inventory)
-        _say(args, f"Inventory: {args.save_inventory.resolve()}")
-    return _report_and_exit(args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous, mail)
+        if not is_stdout(args.save_inventory):
+            _say(args, f"Inventory: {args.save_inventory.resolve()}")
+    try:
+        return _report_and_exit(
+            args, inventory, ruleset, args.output_dir, args.html, args.json, args.csv, previous, mail
+        )
+    except MailError:
+        raise  # the reports are written: nothing to rescue
+    except BaseException as exc:  # a scan's data is never lost to a later failure
+        if args.save_inventory:
+            raise
+        path = _keep_inventory(args, inventory)
+        if isinstance(exc, EemsCheckError):
+            exc.args = (f"{exc} (the scan's inventory is saved in {path})",)
+        else:
+            _show(f"eems-check: the scan's inventory is saved in {path}", err=True)
+        raise
+
+
+def _keep_inventory(args: argparse.Namespace, inventory: Inventory) -> Path:
+    """Save `inventory` where the user asked (--save-inventory), else beside the reports with a timestamped name."""
+    path = args.save_inventory
+    if path is None:
+        named = [p for p in (args.html, args.json, args.csv) if p is not None and not is_stdout(p)]
+        folder = args.output_dir or (named[0].parent if named else Path("."))
+        stamp = _now().strftime("%Y%m%d-%H%M%S")
+        path = folder / f"eems-inventory-{org_slug(inventory.org.name)}-{stamp}.json"
+    _save_inventory(inventory, path)
+    return path if is_stdout(path) else path.resolve()
 
 
 def _bundled_org() -> Path:
@@ -513,18 +599,18 @@ def cmd_build(args: argparse.Namespace) -> int:
             results.append(explain_build(text, ruleset, today))
         except InputError as exc:
             bad += 1
-            print(f"eems-check: error: {exc}", file=sys.stderr)
+            _show(f"eems-check: error: {exc}", err=True)
     if args.json:
-        print(json.dumps(results, indent=2))
+        _show_json(results)
     else:
         for r in results:
             age = f", {r['age_days']} days old" if r["age_days"] is not None else ""
             released = f"released {r['released']}{age}" if r["released"] else "release date unknown"
-            print(f"{r['input']}: {r['name']} [{r['build']}] {released}")
+            _show(f"{r['input']}: {r['name']} [{r['build']}] {released}")
             for rule in r["rules"]:  # type: ignore[attr-defined]
                 word = rule["verdict"].upper() if rule["verdict"] != "fail" else rule["severity"].upper()
-                print(f"  {word:8} {rule['id']}: {rule['message']}")
-            print(f"  Fix: {r['fix']['text']}")  # type: ignore[index]
+                _show(f"  {word:8} {rule['id']}: {rule['message']}")
+            _show(f"  Fix: {r['fix']['text']}")  # type: ignore[index]
     return EXIT_USAGE if bad else EXIT_OK
 
 
@@ -551,7 +637,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     if args.kinds:
         for name, spec in sorted(KINDS.items()):
             params = ", ".join(f"{p}{'' if s.required else '?'}: {s.type.__name__}" for p, s in spec.params.items())
-            print(f"{name}({params}) facts: {', '.join(spec.facts) or '-'}")
+            _show(f"{name}({params}) facts: {', '.join(spec.facts) or '-'}")
         return EXIT_OK
     latest = [
         {
@@ -565,41 +651,38 @@ def cmd_rules(args: argparse.Namespace) -> int:
         if b.serviced_open or (b.serviced_until and b.serviced_until.year >= 2025)
     ]
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "rules_version": rs.rules_version,
-                    "as_of": rs.as_of.isoformat(),
-                    "files": list(rs.files),
-                    "builds": rs.build_count,
-                    "latest": latest,
-                    "rules": [
-                        {
-                            "id": r.id,
-                            "title": r.title,
-                            "severity": r.severity.value,
-                            "kind": r.kind,
-                            "params": dict(r.params),
-                            "enabled": r.enabled,
-                            "origin": r.origin,
-                        }
-                        for r in rs.rules
-                    ],
-                },
-                indent=2,
-            )
+        _show_json(
+            {
+                "rules_version": rs.rules_version,
+                "as_of": rs.as_of.isoformat(),
+                "files": list(rs.files),
+                "builds": rs.build_count,
+                "latest": latest,
+                "rules": [
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "severity": r.severity.value,
+                        "kind": r.kind,
+                        "params": dict(r.params),
+                        "enabled": r.enabled,
+                        "origin": r.origin,
+                    }
+                    for r in rs.rules
+                ],
+            },
         )
         return EXIT_OK
-    print(f"Rules version {rs.rules_version}, as of {rs.as_of} (builds newer than this are reported, never guessed)")
-    print(f"Files: {', '.join(rs.files)}")
-    print(f"{rs.build_count} builds in {len(rs.catalogue.branches)} CU lines")
+    _show(f"Rules version {rs.rules_version}, as of {rs.as_of} (builds newer than this are reported, never guessed)")
+    _show(f"Files: {', '.join(rs.files)}")
+    _show(f"{rs.build_count} builds in {len(rs.catalogue.branches)} CU lines")
     for item in latest:
         note = "" if item["verified"] else " (unverified)"
-        print(f"  newest {item['line']}: {item['latest']} {item['build']} released {item['released']}{note}")
-    print("Rules:")
+        _show(f"  newest {item['line']}: {item['latest']} {item['build']} released {item['released']}{note}")
+    _show("Rules:")
     for r in rs.rules:
         state = "" if r.enabled else " (disabled)"
-        print(f"  {r.id:22} {r.severity.value:8} {r.kind:20} {r.title}{state}")
+        _show(f"  {r.id:22} {r.severity.value:8} {r.kind:20} {r.title}{state}")
     return EXIT_OK
 
 
@@ -617,6 +700,15 @@ COMMANDS = {
 }
 
 
+ERROR_CHARS = 1000  # an error line names a file and a field; it never echoes a whole value
+
+
+def _bounded(text: str) -> str:
+    """One line of at most ERROR_CHARS characters, control and bidi characters written visibly."""
+    text = visible(text)
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 40] + f"... ({len(text):,} characters)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -630,17 +722,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EemsCheckError as exc:
         if debug:
             _print_traceback()
-        print(f"eems-check: error: {_OUTPUT.mask(str(exc))}", file=sys.stderr)
+        _show(f"eems-check: error: {_bounded(_OUTPUT.mask(str(exc)))}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         print("eems-check: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (e.g. `| head`): not an error of ours
         return EXIT_OK
     except Exception as exc:
         if debug:
             _print_traceback()
-        what = _OUTPUT.mask(f"{type(exc).__name__}: {exc}")
-        print(f"eems-check: internal error: {what} (run with --debug for details)", file=sys.stderr)
+        what = _bounded(_OUTPUT.mask(str(exc)))
+        _show(f"eems-check: internal error: {type(exc).__name__}: {what} (run with --debug for details)", err=True)
         return EXIT_RUN

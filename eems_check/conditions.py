@@ -7,6 +7,7 @@ clock (the evaluation day comes in the context).
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ class Outcome:
 class Param:
     type: type
     required: bool = False
+    item: builtins.type | None = None  # for a list: the type of every item (`type` above shadows the builtin)
 
 
 @dataclass(frozen=True)
@@ -615,15 +617,17 @@ KINDS: dict[str, KindSpec] = {
     "eems_service": KindSpec({}, ("state",), judge_eems_service),
     "mitigations_blocked": KindSpec({}, ("blocked",), judge_mitigations_blocked),
     "eems_evidence": KindSpec(
-        {"event_ids": Param(list), "patterns": Param(list)}, ("count", "newest", "found_in"), judge_eems_evidence
+        {"event_ids": Param(list, item=int), "patterns": Param(list, item=str)},
+        ("count", "newest", "found_in"),
+        judge_eems_evidence,
     ),
-    "ocs_probe": KindSpec({"issuer_organizations": Param(list)}, ("detail",), judge_ocs_probe),
+    "ocs_probe": KindSpec({"issuer_organizations": Param(list, item=str)}, ("detail",), judge_ocs_probe),
     "mitigation_stands_in": KindSpec(
         {"mitigation": Param(str, True), "fixed_since": Param(str, True), "vulnerability": Param(str)},
         ("mitigation", "vulnerability", "state", "fixed_in"),
         judge_mitigation_stands_in,
     ),
-    "get_mitigations": KindSpec({"patterns": Param(list)}, ("detail",), judge_get_mitigations),
+    "get_mitigations": KindSpec({"patterns": Param(list, item=str)}, ("detail",), judge_get_mitigations),
     "collection": KindSpec({"partial_severity": Param(str)}, ("status", "reason"), judge_collection),
     "edge_server": KindSpec({}, (), judge_edge_server),
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import InputError
+from .inputfile import CONFIG_LIMIT, read_regular, shown
 from .yamlload import LDict, YamlSyntaxError, load_located
 
 # Top-level sections a config file may hold. A part of eems-check that adds a section adds it here.
@@ -19,10 +20,9 @@ CONFIG_SECTIONS = ("mail", "scan")
 
 def read_section(path: Path, name: str) -> LDict | None:
     """The `name:` section of the config file at `path`, or None when the file has no such section."""
+    raw = read_regular(path, limit=CONFIG_LIMIT)  # a FIFO or /dev/zero named as the config must not hang the run
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     try:
@@ -36,7 +36,7 @@ def read_section(path: Path, name: str) -> LDict | None:
     for key in doc:
         if key not in CONFIG_SECTIONS:
             raise InputError(
-                f"{path}:{doc.line_of(key)}: unknown section {key!r} (known: {', '.join(CONFIG_SECTIONS)})"
+                f"{path}:{doc.line_of(key)}: unknown section {shown(key)} (known: {', '.join(CONFIG_SECTIONS)})"
             )
     section = doc.get(name)
     if section is None:

@@ -6,6 +6,11 @@ A failure on one server is never an exception: it is data in the inventory. Only
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import Inventory
+
 
 class EemsCheckError(Exception):
     """Base of every error the CLI reports as one line."""
@@ -41,3 +46,11 @@ class MailError(EemsCheckError):
     """The report was written but could not be mailed."""
 
     exit_code = 4
+
+
+class ScanInterrupted(KeyboardInterrupt):
+    """Ctrl+C during a scan, carrying what was collected so far (marked incomplete) for the CLI to save."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        super().__init__("scan interrupted")
+        self.inventory = inventory

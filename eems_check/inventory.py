@@ -8,6 +8,7 @@ converts to the typed model. Errors name the file and the field. No evaluation h
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from typing import Any
 import jsonschema
 
 from .errors import InventoryError
+from .inputfile import JSON_LIMIT, read_regular, shown, shown_path
 from .model import (
     BuildSource,
     Collection,
@@ -34,13 +36,14 @@ from .model import (
     ServerRecord,
     ServiceState,
 )
+from .names import server_key
 from .schema_errors import message as _message
 from .schema_errors import ordered
 from .schema_errors import where as _where
 
 SCHEMA_ID = "eems-check/inventory"
 SCHEMA_VERSION = 1
-_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$", re.ASCII)
 _TRUNCATED = re.compile(r"^System\.(Collections\.|Object\[\]|Management\.Automation\.PS)")
 
 
@@ -53,26 +56,73 @@ def schema() -> dict[str, Any]:
 
 def decode_text(raw: bytes, name: str) -> str:
     """Bytes of a JSON file as PowerShell may have written them: UTF-8 (with or without BOM) or UTF-16."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    if len(raw) >= 2 and raw[0] != 0 and raw[1] == 0:
-        return raw.decode("utf-16-le")
     try:
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return raw.decode("utf-16")
+        if len(raw) >= 2 and raw[0] != 0 and raw[1] == 0:
+            return raw.decode("utf-16-le")
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InventoryError(f"{name}: not UTF-8 or UTF-16 text (byte {exc.start})") from exc
+        raise InventoryError(f"{name}: not UTF-8 or UTF-16 text (byte {exc.start}: {exc.reason})") from exc
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON readers disagree on which of two equal keys counts (the unsafe build could win): refuse them."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(doc: Any) -> str | None:
+    """The path of the first string (or key) holding a lone UTF-16 surrogate, which no file can encode."""
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:
+        value, where = stack.pop()
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            here = f"{where}[{key}]" if isinstance(key, int) else (f"{where}.{key}" if where else str(key))
+            for text in (key, item):
+                if isinstance(text, str) and _SURROGATE.search(text):
+                    return here
+            if isinstance(item, (dict, list)):
+                stack.append((item, here))
+    return None
 
 
 def load_json(path: Path) -> Any:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InventoryError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    """Parse a JSON file (regular file, size-capped); every problem is one InventoryError line naming the file."""
+    raw = read_regular(path, limit=JSON_LIMIT, error=InventoryError)
     text = decode_text(raw, str(path))
     try:
-        return json.loads(text)
+        doc = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise InventoryError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+    except _DuplicateKey as exc:
+        raise InventoryError(f"{path}: an object has the key {shown(exc.key)} twice") from None
+    except RecursionError:
+        raise InventoryError(f"{path}: not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise InventoryError(f"{path}: not valid JSON: {shown(str(exc), 120)}") from None
+    if _SURROGATE_ESCAPE.search(text):
+        where = _lone_surrogate(doc)
+        if where is not None:
+            raise InventoryError(f"{path}: {where}: holds a lone UTF-16 surrogate (\\ud800-\\udfff): not text")
+    return doc
 
 
 def _resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -121,8 +171,7 @@ def normalise_powershell(value: Any, node: Mapping[str, Any] | None = None, path
     if node.get("format") == "date-time" and isinstance(value, str):
         match = _MS_DATE.match(value)
         if match:
-            stamp = dt.datetime.fromtimestamp(int(match.group(1)) / 1000, tz=dt.timezone.utc)
-            return stamp.isoformat().replace("+00:00", "Z")
+            return _ms_date(match, path or "document").isoformat().replace("+00:00", "Z")
     if "x-ps-enum" in node and isinstance(value, int) and not isinstance(value, bool):
         return node["x-ps-enum"].get(str(value), str(value))
     return value
@@ -139,6 +188,9 @@ def _is_array_wrapper(value: Any) -> bool:
     )
 
 
+ERRORS_READ = 20  # schema problems gathered before stopping: a file of a million bad entries is refused at once
+
+
 def validate_document(doc: Any, name: str) -> dict[str, Any]:
     """Normalise PowerShell quirks, then validate against the schema; returns the normalised document."""
     if not isinstance(doc, dict):
@@ -148,12 +200,24 @@ def validate_document(doc: Any, name: str) -> dict[str, Any]:
     except InventoryError as exc:
         raise InventoryError(f"{name}: {exc}") from None
     validator = jsonschema.Draft202012Validator(schema())
-    errors = ordered(validator.iter_errors(doc))
+    found = list(itertools.islice(validator.iter_errors(doc), ERRORS_READ + 1))
+    errors = ordered(found[:ERRORS_READ])
     if errors:
         first = errors[0]
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise InventoryError(f"{name}: {_where(first)}: {_message(first)}{more}")
+        if len(found) > ERRORS_READ:
+            more = f" (the first of more than {ERRORS_READ} problems)"
+        else:
+            more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise InventoryError(f"{name}: {shown_path(_where(first))}: {_message(first)}{more}")
     return doc
+
+
+def _ms_date(match: re.Match[str], where: str) -> dt.datetime:
+    """`\\/Date(ms)\\/` as PowerShell 5.1 writes it; a value outside the years 1-9999 is an InventoryError."""
+    try:
+        return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(milliseconds=int(match.group(1)))
+    except (OverflowError, ValueError):
+        raise InventoryError(f"{where}: {shown(match.group(0))} is not a date between the years 1 and 9999") from None
 
 
 def parse_datetime(value: str | None, where: str) -> dt.datetime | None:
@@ -162,15 +226,18 @@ def parse_datetime(value: str | None, where: str) -> dt.datetime | None:
     text = value.strip()
     match = _MS_DATE.match(text)
     if match:
-        return dt.datetime.fromtimestamp(int(match.group(1)) / 1000, tz=dt.timezone.utc)
+        return _ms_date(match, where)
     text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00").replace("z", "+00:00"))
     try:
         stamp = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise InventoryError(f"{where}: not a date and time: {value!r}") from None
+        raise InventoryError(f"{where}: not a date and time: {shown(value)}") from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=dt.timezone.utc)
-    return stamp.astimezone(dt.timezone.utc)
+    try:
+        return stamp.astimezone(dt.timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the year 1 in UTC
+        raise InventoryError(f"{where}: {shown(value)} is not a date between the years 1 and 9999") from None
 
 
 def _strs(values: list[str] | None) -> tuple[str, ...]:
@@ -277,7 +344,7 @@ def inventory_from_document(doc: Any, name: str) -> Inventory:
     servers = tuple(server_from_dict(s, f"{name}: servers[{i}]") for i, s in enumerate(doc["servers"]))
     seen: dict[str, int] = {}
     for i, s in enumerate(servers):
-        key = s.name.lower()
+        key = server_key(s.name)
         if key in seen:
             raise InventoryError(f"{name}: servers[{i}].name: {s.name!r} appears twice (first at servers[{seen[key]}])")
         seen[key] = i
@@ -294,6 +361,7 @@ def inventory_from_document(doc: Any, name: str) -> Inventory:
         collector_version=collector.get("version") or "",
         collector_host=collector.get("host"),
         source=name,
+        incomplete=doc.get("incomplete"),
     )
 
 
@@ -394,4 +462,5 @@ def inventory_to_document(inv: Inventory) -> dict[str, Any]:
             **({"discovery_problems": list(inv.org.discovery_problems)} if inv.org.discovery_problems else {}),
         },
         "servers": [server_to_dict(s) for s in inv.servers],
+        **({"incomplete": inv.incomplete} if inv.incomplete else {}),
     }

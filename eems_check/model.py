@@ -240,6 +240,7 @@ class Inventory:
     collector_version: str = ""
     collector_host: str | None = None
     source: str | None = None
+    incomplete: str | None = None  # why this is not the whole organisation (an interrupted scan)
 
 
 @dataclass(frozen=True)

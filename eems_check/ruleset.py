@@ -13,13 +13,16 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .builds import Branch, BuildEntry, Catalogue, Product, parse_build, parse_date
 from .conditions import COMMON_FACTS, KINDS, EsuPeriod
 from .errors import BuildParseError, RulesError
+from .inputfile import YAML_LIMIT, read_regular, shown
 from .model import Remediation, Severity
 from .yamlload import LDict, LList, YamlSyntaxError, load_located
 
@@ -139,34 +142,42 @@ class _Checker:
         for key in d:
             if key not in allowed:
                 raise self.fail(
-                    d.line_of(key), f"unknown key {key!r} in {where} (allowed: {', '.join(sorted(allowed))})"
+                    d.line_of(key), f"unknown key {shown(key)} in {where} (allowed: {', '.join(sorted(allowed))})"
                 )
         for key in sorted(required):
             if key not in d:
-                raise self.fail(d.line, f"{where} is missing the required key {key!r}")
+                raise self.fail(d.line, f"{where} is missing the required key {shown(key)}")
 
-    def text(self, d: LDict, key: str, where: str) -> str | None:
+    def present(self, d: LDict, key: str, where: str, nullable: bool = False) -> Any:
+        """The value of `key`, None when absent; a key left empty (`message:`, `enabled: null`) is an error,
+        because evaluation would read it as a value (an empty `enabled:` silently switched a rule off)."""
         value = d.get(key)
+        if value is None and key in d and not nullable:
+            raise self.fail(d.line_of(key), f"{where}.{key} is empty: give it a value or leave the key out")
+        return value
+
+    def text(self, d: LDict, key: str, where: str, nullable: bool = False) -> str | None:
+        value = self.present(d, key, where, nullable)
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
             raise self.fail(d.line_of(key), f"{where}.{key} must be non-empty text, not {_typename(value)}")
         return value
 
-    def date(self, d: LDict, key: str, where: str, month_ok: bool = False) -> str | None:
-        value = self.text(d, key, where)
+    def date(self, d: LDict, key: str, where: str, month_ok: bool = False, nullable: bool = False) -> str | None:
+        value = self.text(d, key, where, nullable)
         if value is None:
             return None
         try:
             _, approx = parse_date(value)
         except ValueError:
-            raise self.fail(d.line_of(key), f"{where}.{key} must be a date YYYY-MM-DD, not {value!r}") from None
+            raise self.fail(d.line_of(key), f"{where}.{key} must be a date YYYY-MM-DD, not {shown(value)}") from None
         if approx and not month_ok:
-            raise self.fail(d.line_of(key), f"{where}.{key} must be a full date YYYY-MM-DD, not {value!r}")
+            raise self.fail(d.line_of(key), f"{where}.{key} must be a full date YYYY-MM-DD, not {shown(value)}")
         return value
 
     def boolean(self, d: LDict, key: str, where: str) -> bool | None:
-        value = d.get(key)
+        value = self.present(d, key, where)
         if value is None:
             return None
         if not isinstance(value, bool):
@@ -177,7 +188,7 @@ class _Checker:
         value = self.text(d, key, where)
         if value is not None and value not in _SEVERITIES:
             raise self.fail(
-                d.line_of(key), f"{where}.{key} must be one of {', '.join(sorted(_SEVERITIES))}, not {value!r}"
+                d.line_of(key), f"{where}.{key} must be one of {', '.join(sorted(_SEVERITIES))}, not {shown(value)}"
             )
         return value
 
@@ -196,10 +207,7 @@ def _typename(value: Any) -> str:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    raw = read_regular(path, limit=YAML_LIMIT, error=RulesError)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -220,7 +228,7 @@ def parse_document(text: str, file: str, *, bundled: bool = False) -> LDict:
     if doc["schema_version"] != SCHEMA_VERSION or isinstance(doc["schema_version"], bool):
         raise check.fail(
             doc.line_of("schema_version"),
-            f"schema_version {doc['schema_version']!r} is not supported (this version reads {SCHEMA_VERSION})",
+            f"schema_version {shown(doc['schema_version'])} is not supported (this version reads {SCHEMA_VERSION})",
         )
     check.text(doc, "rules_version", "the document")
     check.date(doc, "as_of", "the document")
@@ -249,7 +257,7 @@ def parse_document(text: str, file: str, *, bundled: bool = False) -> LDict:
 
 
 def _show_key(key: Any) -> str:
-    return " ".join(str(k) for k in key) if isinstance(key, tuple) else repr(key)
+    return " ".join(str(k) for k in key) if isinstance(key, tuple) else shown(key)
 
 
 def _check_source(check: _Checker, d: LDict, where: str) -> Any:
@@ -263,8 +271,8 @@ def _check_product(check: _Checker, d: LDict, where: str) -> Any:
     check.keys(d, where, _PRODUCT_KEYS, {"id"})
     for key in ("id", "name", "short_name", "version", "eems_from"):
         check.text(d, key, where)
-    if "version" in d and not all(p.isdigit() for p in d["version"].split(".")):
-        raise check.fail(d.line_of("version"), f"{where}.version must look like 15.2, not {d['version']!r}")
+    if "version" in d and not re.fullmatch(r"\d{1,2}(\.\d{1,2})?", d["version"], re.ASCII):
+        raise check.fail(d.line_of("version"), f"{where}.version must look like 15.2, not {shown(d['version'])}")
     if d.get("lifecycle") not in (None, "fixed", "modern"):
         raise check.fail(d.line_of("lifecycle"), f"{where}.lifecycle must be fixed or modern")
     check.date(d, "mainstream_end", where)
@@ -281,7 +289,7 @@ def _check_esu(check: _Checker, d: LDict, where: str) -> Any:
     branches = check.sequence(d["branches"], d.line_of("branches"), f"{where}.branches")
     for i, b in enumerate(branches):
         if not isinstance(b, str) or len(b.split()) != 2:
-            raise check.fail(branches.line_of(i), f'{where}.branches[{i}] must be like "2019 CU15", not {b!r}')
+            raise check.fail(branches.line_of(i), f'{where}.branches[{i}] must be like "2019 CU15", not {shown(b)}')
     return d["name"]
 
 
@@ -289,7 +297,7 @@ def _check_branch(check: _Checker, d: LDict, where: str) -> Any:
     check.keys(d, where, _BRANCH_KEYS, {"product", "cu", "serviced_until"})
     check.text(d, "product", where)
     check.text(d, "cu", where)
-    check.date(d, "serviced_until", where)
+    check.date(d, "serviced_until", where, nullable=True)  # null: serviced with no announced end
     return (d["product"], d["cu"])
 
 
@@ -305,15 +313,16 @@ def _check_build(check: _Checker, d: LDict, where: str) -> Any:
         raise check.fail(d.line_of("release_post"), f"{where}.release_post must be an https:// address, not {post!r}")
     check.date(d, "released", where, month_ok=True)
     check.boolean(d, "verified", where)
+    check.text(d, "kind", where)
     if d["kind"] not in _KINDS_OF_BUILD:
-        raise check.fail(d.line_of("kind"), f"{where}.kind must be one of RTM, CU, SU, HU, not {d['kind']!r}")
+        raise check.fail(d.line_of("kind"), f"{where}.kind must be one of RTM, CU, SU, HU, not {shown(d['kind'])}")
     try:
         parsed = parse_build(d["build"])
     except BuildParseError as exc:
         raise check.fail(d.line_of("build"), f"{where}.build: {exc}") from None
     if len(parsed.parts) != 4 or parsed.spelling == "admin_display_version":
         raise check.fail(
-            d.line_of("build"), f"{where}.build must have four parts like 15.2.1118.26, not {d['build']!r}"
+            d.line_of("build"), f"{where}.build must have four parts like 15.2.1118.26, not {shown(d['build'])}"
         )
     label = d["label"].split()
     if d["kind"] in ("RTM", "CU") and len(label) != 1:
@@ -341,14 +350,18 @@ def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
         rem = check.mapping(d["remediation"], d.line_of("remediation"), f"{where}.remediation")
         check.keys(rem, f"{where}.remediation", {"text", "url"}, {"text"})
         check.text(rem, "text", f"{where}.remediation")
-        check.text(rem, "url", f"{where}.remediation")
+        url = check.text(rem, "url", f"{where}.remediation")
+        if url is not None and not _is_web_link(url):
+            raise check.fail(
+                rem.line_of("url"), f"{where}.remediation.url must be an https:// or http:// link, not {shown(url)}"
+            )
     if "condition" in d:
         cond = check.mapping(d["condition"], d.line_of("condition"), f"{where}.condition")
         check.keys(cond, f"{where}.condition", {"kind", "params"}, {"kind"})
-        kind = cond["kind"]
+        kind = check.text(cond, "kind", f"{where}.condition")
         if kind not in KINDS:
             raise check.fail(
-                cond.line_of("kind"), f"{where}.condition.kind {kind!r} is not one of: {', '.join(sorted(KINDS))}"
+                cond.line_of("kind"), f"{where}.condition.kind {shown(kind)} is not one of: {', '.join(sorted(KINDS))}"
             )
         spec = KINDS[kind]
         params = cond.get("params") or LDict()
@@ -360,13 +373,20 @@ def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
             {n for n, p in spec.params.items() if p.required},
         )
         for name, value in params.items():
-            want = spec.params[name].type
-            ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
-            if not ok:
+            param = spec.params[name]
+            if not _is_a(value, param.type):
                 raise check.fail(
                     params.line_of(name),
-                    f"{where}.condition.params.{name} must be {_typename(want())}, not {_typename(value)}",
+                    f"{where}.condition.params.{name} must be {_typename(param.type())}, not {_typename(value)}",
                 )
+            if param.item is not None:
+                for i, item in enumerate(value):
+                    if not _is_a(item, param.item) or (isinstance(item, str) and not item.strip()):
+                        raise check.fail(
+                            value.line_of(i),
+                            f"{where}.condition.params.{name}[{i}] must be {_typename(param.item())}"
+                            f"{' (non-empty)' if param.item is str else ''}, not {_typename(item)} {shown(item)}",
+                        )
         if kind == "eems_min_update":
             check.date(params, "since", f"{where}.condition.params")
         if kind == "mitigation_stands_in":
@@ -377,8 +397,21 @@ def _check_rule(check: _Checker, d: LDict, where: str) -> Any:
     return d["id"]
 
 
+def _is_a(value: Any, want: type) -> bool:
+    return isinstance(value, want) and not (want is int and isinstance(value, bool))
+
+
+def _is_web_link(url: str) -> bool:
+    """Only http(s) links reach a report or a mail: `javascript:` or `data:` would run in the reader's browser."""
+    parts = urlsplit(url.strip())
+    return parts.scheme.lower() in ("https", "http") and bool(parts.netloc) and not any(c.isspace() for c in url)
+
+
 def _check_message_fields(check: _Checker, d: LDict, where: str, kind: str) -> None:
+    """Messages may quote facts as plain `{fact}`; each is formatted once here with placeholder facts, exactly as
+    evaluation formats it, so that a file `rules validate` passes cannot fail after a whole scan."""
     allowed = set(COMMON_FACTS) | set(KINDS[kind].facts)
+    placeholders = dict.fromkeys(allowed, "x")
     texts = [(name, d.get(name), d.line_of(name)) for name in ("message", "problem")]
     rem = d.get("remediation")
     if isinstance(rem, LDict):
@@ -387,16 +420,29 @@ def _check_message_fields(check: _Checker, d: LDict, where: str, kind: str) -> N
         if not isinstance(text, str):
             continue
         try:
-            fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+            parts = list(string.Formatter().parse(text))
         except ValueError as exc:
             raise check.fail(line, f"{where}.{name}: bad braces: {exc}") from None
-        for f in sorted(fields):
-            if f.split(".")[0].split("[")[0] not in allowed:
+        for _, field, spec, conversion in parts:
+            if field is None:
+                continue
+            if field not in allowed and field.split(".")[0].split("[")[0] not in allowed:
                 raise check.fail(
                     line,
-                    f"{where}.{name} uses {{{f}}}, which condition {kind} does not provide "
+                    f"{where}.{name} uses {{{shown(field, 40)[1:-1]}}}, which condition {kind} does not provide "
                     f"(available: {', '.join(sorted(allowed))})",
                 )
+            if field not in allowed or spec or conversion:
+                written = shown(f"{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}", 40)
+                raise check.fail(
+                    line,
+                    f"{where}.{name} uses {written[1:-1]}: only a plain {{fact}} is allowed, "
+                    "without attributes, indexes or format specs",
+                )
+        try:
+            text.format_map(placeholders)
+        except (KeyError, ValueError, AttributeError, IndexError, TypeError) as exc:
+            raise check.fail(line, f"{where}.{name} cannot be formatted: {shown(str(exc), 80)}") from None
 
 
 def bundled_path() -> Path:
@@ -413,7 +459,7 @@ def _merge_list(base: list[tuple[Any, LDict, str]], items: LList | None, keyf: A
         if key in index and not whole:
             _, old, _ = base[index[key]]
             merged = LDict(old)
-            merged.line, merged.lines = old.line, dict(old.lines)
+            merged.line, merged.lines = old.line, {**old.lines, **item.lines}
             merged.update(item)
             base[index[key]] = (key, merged, origin)
         elif key in index:
@@ -423,10 +469,19 @@ def _merge_list(base: list[tuple[Any, LDict, str]], items: LList | None, keyf: A
             base.append((key, item, origin))
 
 
+@cache
+def _bundled_document() -> tuple[str, LDict]:
+    """The package's own rules, parsed once per process (merging copies what it changes, never this)."""
+    path = bundled_path()
+    return str(path), parse_document(_read_text(path), str(path), bundled=True)
+
+
 def load_ruleset(overrides: list[Path] | tuple[Path, ...] = (), *, bundled: Path | None = None) -> RuleSet:
     """The bundled rule set with `overrides` merged in order; raises RulesError naming file and line."""
-    base_path = bundled or bundled_path()
-    docs = [(str(base_path), parse_document(_read_text(base_path), str(base_path), bundled=True))]
+    if bundled is None:
+        docs = [_bundled_document()]
+    else:
+        docs = [(str(bundled), parse_document(_read_text(bundled), str(bundled), bundled=True))]
     for path in overrides:
         docs.append((str(path), parse_document(_read_text(path), str(path))))
     return _build(docs)
@@ -481,7 +536,7 @@ def _catalogue(sections: dict[str, list[tuple[Any, LDict, str]]]) -> Catalogue:
     for _, d, origin in sections["products"]:
         for key in ("name", "version"):
             if key not in d:
-                raise _origin_fail(origin, f"product {d['id']!r} is missing the required key {key!r}")
+                raise _origin_fail(origin, f"product {shown(d['id'])} is missing the required key {shown(key)}")
         products[d["id"]] = Product(
             id=d["id"],
             name=d["name"],
@@ -496,7 +551,7 @@ def _catalogue(sections: dict[str, list[tuple[Any, LDict, str]]]) -> Catalogue:
     entries: dict[tuple[str, str], list[BuildEntry]] = {}
     for _, d, origin in sections["builds"]:
         if d["product"] not in products:
-            raise _origin_fail(origin, f"build {d['build']} names an unknown product {d['product']!r}")
+            raise _origin_fail(origin, f"build {d['build']} names an unknown product {shown(d['product'])}")
         product = products[d["product"]]
         parsed = parse_build(d["build"])
         if parsed.parts[: len(product.version)] != product.version:
@@ -553,10 +608,10 @@ def _opt_date(value: str | None) -> dt.date | None:
 
 def _rule(d: LDict, origin: str) -> Rule:
     check = _Checker(origin.rsplit(":", 1)[0])
-    where = f"rule {d['id']!r}"
+    where = f"rule {shown(d['id'])}"
     for key in ("title", "severity", "condition", "message"):
         if key not in d:
-            raise _origin_fail(origin, f"{where} is missing the required key {key!r}")
+            raise _origin_fail(origin, f"{where} is missing the required key {shown(key)}")
     kind = d["condition"]["kind"]
     _check_message_fields(check, d, where, kind)
     rem = d.get("remediation")

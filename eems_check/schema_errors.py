@@ -25,11 +25,17 @@ def where(error: jsonschema.ValidationError) -> str:
 
 
 def shown(value: Any) -> str:
-    text = json.dumps(value, default=str)
+    text = json.dumps(value[:60] if isinstance(value, str) else value, default=str)  # never dump 10 MB to cut it
     return text if len(text) <= 40 else text[:37] + "..."
 
 
 def message(error: jsonschema.ValidationError) -> str:
+    """jsonschema's problem in our words, at most 200 characters (a file of unknown keys names them all)."""
+    text = _message(error)
+    return text if len(text) < 200 else text[:197] + "..."
+
+
+def _message(error: jsonschema.ValidationError) -> str:
     custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
     if custom and error.validator not in ("type", "required", "additionalProperties"):
         return str(custom).replace("{value}", shown(error.instance))
@@ -44,7 +50,7 @@ def message(error: jsonschema.ValidationError) -> str:
     if error.validator == "enum" and isinstance(error.validator_value, list):
         allowed = ", ".join(str(v) for v in error.validator_value if v is not None)  # null: the default
         return f"must be one of {allowed}, not {shown(error.instance)}"
-    return error.message if len(error.message) < 200 else error.message[:197] + "..."
+    return error.message
 
 
 def ordered(errors: Iterable[jsonschema.ValidationError], located: Any = None) -> list[jsonschema.ValidationError]:

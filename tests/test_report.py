@@ -181,3 +181,20 @@ def test_among_servers_with_other_problems_the_worst_comes_first(ruleset: RuleSe
     assert [s.server.name for s in report.servers] == ["B-ERR", "A-WARN", "C-FINE"]
     rows = csv_rows(ruleset, FIXTURES / "inventories" / "other-problems.json")
     assert [r["server"] for r in rows] == ["B-ERR", "A-WARN", "C-FINE"]
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,<script>x</script>", "JAVASCRIPT:x", "//evil"])
+def test_a_saved_report_with_a_non_web_link_is_re_rendered_without_a_live_link(url: str) -> None:
+    # `send` and `--compare-to` re-render saved reports, which anyone may have edited: only http(s) is a link.
+    from eems_check.render.html_report import HtmlRenderer
+    from eems_check.report_io import report_from_document
+
+    doc = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    finding = next(f for r in doc["results"] for f in r["findings"] if f.get("remediation"))
+    finding["remediation"]["url"] = url
+    for result in doc["results"]:
+        if result.get("fix", {}).get("build"):
+            result["fix"]["build"]["release_post"] = url
+    html = HtmlRenderer().render(report_from_document(doc, "edited.json"))
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert hrefs and not [h for h in hrefs if not h.startswith(("https://", "http://", "#"))]

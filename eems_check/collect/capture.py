@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..inputfile import JSON_LIMIT, read_regular
 from ..inventory import parse_datetime
 from ..model import CollectionStatus, Inventory, OrgInfo
 from .collector import Bounds
@@ -35,7 +37,8 @@ _BOUNDS = Bounds(max_events=10000, event_days=3650, max_log_lines=100000)
 
 
 def is_capture(path: Path) -> bool:
-    return path.is_dir() and (path / "capture.json").is_file()
+    """A folder holding a `capture.json` (of any kind: reading it says what is wrong with it)."""
+    return path.is_dir() and os.path.lexists(path / "capture.json")
 
 
 def read_capture(folder: Path) -> Inventory:
@@ -59,7 +62,7 @@ def read_capture(folder: Path) -> Inventory:
         else:
             label = f"capture {answer.name}"
             status, reason, reading = collection_outcome(
-                [answer.read_text(encoding="utf-8-sig")], [], False, _BOUNDS, facts["name"], label
+                [_text(answer)], [], False, _BOUNDS, facts["name"], label
             )
         records.append(server_record(facts, reading, status, reason, started, None))
     enabled = config.get("MitigationsEnabled") if config is not None else None
@@ -77,7 +80,7 @@ def read_capture(folder: Path) -> Inventory:
 
 def _manifest(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+        doc = json.loads(_text(path))
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: not a capture manifest ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != CAPTURE_FORMAT:
@@ -87,8 +90,16 @@ def _manifest(path: Path) -> dict[str, Any]:
 
 def _objects(path: Path) -> list[Any]:
     try:
-        return objects_from_clixml(path.read_text(encoding="utf-8-sig"))
+        return objects_from_clixml(_text(path))
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except Exception as exc:  # the XML parser or pypsrp's reader, whichever met the bad text
         raise InputError(f"{path}: not CLIXML ({type(exc).__name__}: {exc})") from None
+
+
+def _text(path: Path) -> str:
+    """A capture file's text: a regular file of bounded size only (a FIFO or a device is one line, not a hang)."""
+    try:
+        return read_regular(path, limit=JSON_LIMIT).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 ({exc.reason})") from None

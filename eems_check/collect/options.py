@@ -92,6 +92,8 @@ class ScanOptions:
         for port in (self.exchange_port, self.wsman_port, self.http_check_port):
             if port is not None and not 0 < port < 65536:
                 raise InputError(f"not a TCP port: {port}")
+        if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():  # a FIFO would hang the TLS set-up
+            raise InputError(f"--ca-bundle {self.ca_bundle}: not a regular file (a PEM file of CA certificates)")
         object.__setattr__(self, "address_map", {k.lower(): v for k, v in self.address_map.items()})
 
     def _check_spn(self) -> None:

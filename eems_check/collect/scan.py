@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import __version__
-from ..errors import InputError, RunError
+from ..errors import InputError, RunError, ScanInterrupted
 from ..model import CollectionStatus, Inventory, OrgInfo, ServerRecord
 from .collector import CollectorReading, collector_parameters, collector_script
 from .http import Cancel
@@ -108,6 +108,7 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
             shown = scrub(str(item), options.password)[:80]
             selector.problems.append(f"Get-ExchangeServer's object {shown!r} could not be read: {exc}")
 
+    org: _Org | None = None
     try:
         org = _discover(options, admit, writer)
         if not selector.listed:
@@ -115,33 +116,51 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
                 f"discovery: Get-ExchangeServer on {options.discovery} listed no Exchange server (does the account "
                 "hold an Exchange role that can read the organisation's servers?)"
             )
+        board.stop_admitting()
+        for name in selector.unknown():
+            board.add_unknown(name)
+        problems = (*org.problems, *selector.problems)
+        if not board.size() and not problems:
+            raise DiscoveryError(
+                f"discovery: none of the {selector.listed} servers Get-ExchangeServer listed matches "
+                f"{_filters(options)}"
+            )
+        for problem in problems:
+            log.warning("discovery: %s", scrub(problem, options.password))
+        feed.close()
+        collecting.join()
+    except KeyboardInterrupt:  # Ctrl+C: hand over what was collected, so the CLI can save it
+        board.stop_admitting()
+        feed.abort()
+        when = "during discovery" if org is None else "during collection"
+        servers = board.records(unfinished=f"not collected: the scan was interrupted (Ctrl+C) {when}")
+        incomplete = f"interrupted (Ctrl+C) {when}"
+        raise ScanInterrupted(_inventory(options, org, servers, started, (), incomplete)) from None
     except BaseException:
         board.stop_admitting()
         feed.abort()
         raise
-    board.stop_admitting()
-    for name in selector.unknown():
-        board.add_unknown(name)
-    problems = (*org.problems, *selector.problems)
-    if not board.size() and not problems:
-        feed.abort()
-        raise DiscoveryError(
-            f"discovery: none of the {selector.listed} servers Get-ExchangeServer listed matches "
-            f"{_filters(options)}"
-        )
-    for problem in problems:
-        log.warning("discovery: %s", scrub(problem, options.password))
-    feed.close()
-    collecting.join()
     servers = board.records()
     if options.http_check:
         servers = _http_check(options, servers)
     if writer is not None:
         _finish_capture(writer, started, servers, org.name)
+    return _inventory(options, org, servers, started, problems)
+
+
+def _inventory(
+    options: ScanOptions,
+    org: _Org | None,
+    servers: tuple[ServerRecord, ...],
+    started: dt.datetime,
+    problems: tuple[str, ...],
+    incomplete: str | None = None,
+) -> Inventory:
+    name = org.name if org else f"unknown (discovery on {options.discovery} did not finish)"
     return Inventory(
         org=OrgInfo(
-            name=org.name,
-            mitigations_enabled=org.mitigations_enabled,
+            name=name,
+            mitigations_enabled=org.mitigations_enabled if org else None,
             discovery_server=options.discovery,
             discovery_problems=tuple(scrub(p, options.password) for p in problems),
         ),
@@ -151,6 +170,7 @@ def scan(options: ScanOptions, progress: ProgressCallback | None = None) -> Inve
         collector_version=__version__,
         collector_host=socket.gethostname(),
         source=f"scan via {options.discovery}",
+        incomplete=incomplete,
     )
 
 
@@ -237,9 +257,16 @@ class _Board:
         with self._lock:
             self._admitting = False
 
-    def records(self) -> tuple[ServerRecord, ...]:
+    def records(self, unfinished: str | None = None) -> tuple[ServerRecord, ...]:
+        """The records in discovery order; with `unfinished`, servers still being collected are included as not
+        scanned for that reason (an interrupted scan), otherwise left out."""
         with self._lock:
-            return tuple(r for r in self._slots if r is not None)
+            if unfinished is None:
+                return tuple(r for r in self._slots if r is not None)
+            return tuple(
+                r if r is not None else self._not_scanned(facts, unfinished)
+                for r, facts in zip(self._slots, self._facts, strict=True)
+            )
 
     def _not_scanned(self, facts: Mapping[str, Any], reason: str) -> ServerRecord:
         return server_record(facts, None, CollectionStatus.NOT_SCANNED, reason, self._started, None)

@@ -22,6 +22,7 @@ from ..model import (
     SeverityTotal,
     Verdict,
 )
+from ..names import server_key
 from ..report_io import read_report
 
 PRESENT = (Verdict.FAIL, Verdict.UNKNOWN)
@@ -33,10 +34,6 @@ class _Found(NamedTuple):
 
     order: int
     finding: Finding
-
-
-def server_key(name: str) -> str:
-    return name.strip().casefold()
 
 
 def _present(server: ServerReport) -> dict[str, _Found]:

@@ -36,6 +36,7 @@ from ..model import (
     Severity,
     Verdict,
 )
+from ..names import server_key
 
 APPLICATION_ID = 0x45454D53  # "EEMS": marks a file as an eems-check history (`PRAGMA application_id`)
 SCHEMA_VERSION = 1  # = len(MIGRATIONS); a new version appends its statements there
@@ -330,7 +331,7 @@ class History:
             rows.append(
                 (
                     run_id,
-                    server_ids[org_key(s.server.name)],
+                    server_ids[server_key(s.server.name)],
                     interned.build(s),
                     s.worst.value,
                     verdicts,
@@ -413,7 +414,8 @@ class History:
     def _server_ids(self, org_id: int, report: Report) -> dict[str, int]:
         db = self._db
         known = dict(db.execute("SELECT key, id FROM server WHERE org_id = ?", (org_id,)).fetchall())
-        new = {org_key(s.server.name): s.server.name for s in report.servers if org_key(s.server.name) not in known}
+        keyed = {server_key(s.server.name): s.server.name for s in report.servers}
+        new = {k: n for k, n in keyed.items() if k not in known}
         db.executemany(
             "INSERT INTO server (org_id, key, name) VALUES (?, ?, ?)", [(org_id, k, n) for k, n in new.items()]
         )
@@ -421,7 +423,7 @@ class History:
             known = dict(db.execute("SELECT key, id FROM server WHERE org_id = ?", (org_id,)).fetchall())
         db.executemany(  # the newest spelling of a name is the one shown
             "UPDATE server SET name = ? WHERE id = ? AND name != ?",
-            [(s.server.name, known[org_key(s.server.name)], s.server.name) for s in report.servers],
+            [(s.server.name, known[server_key(s.server.name)], s.server.name) for s in report.servers],
         )
         return known
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -280,12 +281,16 @@ _REL_TIME_RE = re.compile(r"^-(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 def load_org(path: str | os.PathLike[str]) -> LabOrgSpec:
     """Read and validate an org file. Raises ``LabOrgError("file:line: problem")``."""
+    from eems_check.errors import InputError
+    from eems_check.inputfile import YAML_LIMIT, read_regular
+
     p = os.fspath(path)
-    try:
-        with open(p, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise LabOrgError(f"{p}:0: cannot read org file: {exc.strerror or exc}") from None
+    try:  # a regular file of bounded size only: a FIFO or /dev/zero is refused, not waited on
+        text = read_regular(Path(p), limit=YAML_LIMIT).decode("utf-8")
+    except InputError as exc:
+        raise LabOrgError(f"{p}:0: cannot read org file: {str(exc).removeprefix(f'{p}: ')}") from None
+    except UnicodeDecodeError as exc:
+        raise LabOrgError(f"{p}:0: cannot read org file: not UTF-8 ({exc.reason})") from None
     return parse_org(text, p)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from ..argv import RefusedSecretFlag
 from ..config_file import read_section
 from ..errors import InputError
+from ..inputfile import shown
 from ..model import Report, Severity
 from ..yamlload import LList
 
@@ -207,7 +208,7 @@ def _from_args(args: argparse.Namespace) -> dict[str, _Value]:
 
 def _text(v: _Value) -> str:
     if not isinstance(v.value, str) or not v.value.strip():
-        raise InputError(f"{v.origin}: must be a non-empty text, not {v.value!r}")
+        raise InputError(f"{v.origin}: must be a non-empty text, not {shown(v.value)}")
     if any(c in v.value for c in "\r\n\0"):
         raise InputError(f"{v.origin}: must be one line")
     return v.value.strip()
@@ -218,7 +219,7 @@ def _address(v: _Value, text: str | None = None, origin: str | None = None) -> s
     addr = parseaddr(text)[1]
     local, at, domain = addr.rpartition("@")
     if not at or not local or ("." not in domain and domain != "localhost") or any(c.isspace() for c in addr):
-        raise InputError(f"{origin or v.origin}: not an e-mail address: {text!r}")
+        raise InputError(f"{origin or v.origin}: not an e-mail address: {shown(text)}")
     if any(c in text for c in "\r\n\0"):
         raise InputError(f"{origin or v.origin}: must be one line")
     return text
@@ -230,7 +231,7 @@ def _addresses(v: _Value) -> tuple[str, ...]:
     for i, item in enumerate(items):
         origin = v.item_origin(i) if isinstance(v.value, list) else v.origin
         if not isinstance(item, str):
-            raise InputError(f"{origin}: must be an address or a list of addresses, not {item!r}")
+            raise InputError(f"{origin}: must be an address or a list of addresses, not {shown(item)}")
         out.extend(_address(v, part, origin) for part in item.split(",") if part.strip())
     if not out:
         raise InputError(f"{v.origin}: no address given")
@@ -246,15 +247,15 @@ def _number(v: _Value, kind: type, low: float, high: float, what: str) -> Any:
         if kind is int and isinstance(raw, float) and raw != number:
             raise ValueError
     except (TypeError, ValueError):
-        raise InputError(f"{v.origin}: must be {what}, not {raw!r}") from None
+        raise InputError(f"{v.origin}: must be {what}, not {shown(raw)}") from None
     if not low <= number <= high:
-        raise InputError(f"{v.origin}: must be {what}, not {raw!r}")
+        raise InputError(f"{v.origin}: must be {what}, not {shown(raw)}")
     return number
 
 
 def _bool(v: _Value) -> bool:
     if not isinstance(v.value, bool):
-        raise InputError(f"{v.origin}: must be true or false, not {v.value!r}")
+        raise InputError(f"{v.origin}: must be true or false, not {shown(v.value)}")
     return v.value
 
 
@@ -283,7 +284,7 @@ def mail_settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]
         try:
             security = SmtpSecurity(str(v.value).lower())
         except ValueError:
-            raise InputError(f"{v.origin}: must be starttls, tls or none, not {v.value!r}") from None
+            raise InputError(f"{v.origin}: must be starttls, tls or none, not {shown(v.value)}") from None
 
     user = _text(values["smtp_user"]) if "smtp_user" in values else None
     password_env = _text(values["smtp_password_env"]) if "smtp_password_env" in values else PASSWORD_ENV

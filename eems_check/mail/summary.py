@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..display import visible
 from ..model import Report, ServerReport, Severity, Verdict
 from ..render.common import (
     GROUPS,
@@ -67,8 +68,9 @@ def status_word(severity: Severity) -> str:
 
 
 def one_line(text: str, limit: int = CELL_CHARS) -> str:
-    """Whitespace folded to single spaces (no header or layout injection) and cut to `limit` characters."""
-    text = re.sub(r"\s+", " ", text).strip()
+    """Whitespace folded to single spaces (no header or layout injection), control and bidi characters written
+    visibly, and cut to `limit` characters."""
+    text = visible(re.sub(r"\s+", " ", text).strip())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from ..display import visible
 from ..model import Report
 from .common import role_text, source_word, verdict_word
 
@@ -12,8 +13,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value: object) -> str:
-    """Text safe to open in a spreadsheet: a leading formula character is neutralised."""
-    text = "" if value is None else str(value)
+    """Text safe to open in a spreadsheet: a leading formula character is neutralised, control and bidi
+    characters are written visibly."""
+    text = "" if value is None else visible(str(value), one_line=False)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 

@@ -12,10 +12,12 @@ from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from markupsafe import Markup
 
+from ..display import visible
 from ..history.views import trend_view
 from ..model import Report, ServerReport, Severity, Verdict
 from .common import (
@@ -49,7 +51,24 @@ def templates_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "templates"
 
 
+def _shown(value: Any) -> Any:
+    """Every `{{ value }}`: control and bidi characters from names, messages and log lines written visibly."""
+    if isinstance(value, Markup):
+        return Markup(visible(str(value), one_line=False))
+    return visible(value, one_line=False) if isinstance(value, str) else value
+
+
 @cache
+def web_link(url: object) -> str | None:
+    """`url` when it is an http(s) link, else None: a saved report re-rendered by `send` or `--compare-to` may carry
+    any text where a link belongs, and a `javascript:` or `data:` link would run in the reader's browser."""
+    if not isinstance(url, str):
+        return None
+    parts = urlsplit(url.strip())
+    ok = parts.scheme.lower() in ("https", "http") and bool(parts.netloc) and not any(c.isspace() for c in url)
+    return url if ok else None
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
@@ -57,7 +76,9 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
+    env.filters["web_link"] = web_link
     env.globals.update(
         verdict_word=verdict_word,
         finding_style=finding_style,

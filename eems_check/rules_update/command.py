@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..display import visible
 from ..ruleset import load_ruleset
 from .report import format_diff
 from .update import update_rules
@@ -53,5 +54,5 @@ def run(args: argparse.Namespace) -> int:
         strict=not args.skip_bad_rows,
     )
     if not getattr(args, "quiet", False):
-        print(format_diff(result, verbose=bool(getattr(args, "verbose", False))))
+        print(visible(format_diff(result, verbose=bool(getattr(args, "verbose", False))), one_line=False))
     return 0

@@ -11,6 +11,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from ..inputfile import MIB, read_regular
 from .csv_source import read_csv_rows
 from .errors import SourceFormatError
 from .html_source import read_html_rows
@@ -18,6 +19,7 @@ from .model import CSV, HTML, SourceDoc
 
 CSV_DESCRIPTION = "ExchangeBuildNumbers.csv of microsoft/Get-ExchangeBuildNumber"
 HTML_DESCRIPTION = "saved Learn page 'Exchange Server build numbers and release dates'"
+SOURCE_LIMIT = 64 * MIB  # the saved Learn page is about 1 MB
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -30,10 +32,7 @@ _BOMS = (
 def read_source(path: Path) -> SourceDoc:
     """Read `path` (Microsoft's CSV or a saved Learn page) into raw rows; raise a SourceError naming the file."""
     file = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SourceFormatError(f"{file}: cannot read: {exc.strerror or exc}") from exc
+    raw = read_regular(path, limit=SOURCE_LIMIT, error=SourceFormatError)
     text = _decode(raw, file)
     if not text.strip():
         raise SourceFormatError(f"{file}: the file is empty")
