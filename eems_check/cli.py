@@ -25,6 +25,7 @@ from .display import visible, visible_json
 from .errors import EemsCheckError, InputError, MailError, ScanInterrupted
 from .evaluate import evaluate, evaluate_server
 from .inventory import read_inventory
+from .logmask import MaskingFormatter, Secrets
 from .mail import MailSettings, add_mail_arguments, deliver, mail_settings_from_args, send_saved_report
 from .model import BuildSource, CollectionStatus, Inventory, OrgInfo, Report, ServerRecord, Severity, Verdict
 from .outputs import OutputPlan, check_outputs, is_stdout, org_slug, write_reports
@@ -277,6 +278,27 @@ def _check_outputs(args: argparse.Namespace, mail: MailSettings | None, source: 
         raise InputError("a report written to standard output (-) cannot be attached to the mail: name a file")
 
 
+# Every log line on stderr and every --debug traceback goes through it; commands register each password they read.
+_OUTPUT = Secrets()
+
+
+def _mask_log_lines() -> None:
+    for handler in logging.getLogger().handlers:
+        ours = type(handler) is logging.StreamHandler and handler.stream is sys.stderr
+        if ours and not isinstance(handler.formatter, MaskingFormatter):
+            handler.setFormatter(MaskingFormatter(handler.formatter or logging.Formatter(), _OUTPUT))
+
+
+def _mail_settings(args: argparse.Namespace) -> MailSettings | None:
+    settings = mail_settings_from_args(args, os.environ)
+    _OUTPUT.add(settings.password if settings else None)
+    return settings
+
+
+def _print_traceback() -> None:
+    print(_OUTPUT.mask(traceback.format_exc()), file=sys.stderr, end="")
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
@@ -350,7 +372,7 @@ def _previous(args: argparse.Namespace) -> tuple[Path, Report] | None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    mail = mail_settings_from_args(args, os.environ)  # first: a bad mail setting fails before any work
+    mail = _mail_settings(args)  # first: a bad mail setting fails before any work
     _check_outputs(args, mail, args.inventory)
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
@@ -391,12 +413,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from .scan_config import apply_scan_config
 
     apply_scan_config(args, args.default_of, {"auth": AUTH_METHODS, "fail_on": (*FAIL_ON, "never")})
-    mail = mail_settings_from_args(args, os.environ)  # before the scan: a typo must not cost a whole scan
+    mail = _mail_settings(args)  # before the scan: a typo must not cost a whole scan
     _check_outputs(args, mail)
 
     ruleset = load_ruleset(args.rules)
     previous = _previous(args)
     options = options_from_args(args, os.environ)
+    _OUTPUT.add(options.password)
     try:
         inventory = scan(options, progress=_progress(args))
     except ScanInterrupted as stop:  # Ctrl+C: keep what was collected, marked incomplete
@@ -486,7 +509,7 @@ def cmd_scripts(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    settings = mail_settings_from_args(args, os.environ)
+    settings = _mail_settings(args)
     if settings is None:
         raise InputError("send: no recipient: give --mail-to, or --config FILE with a mail: section")
     sent = send_saved_report(args.report, settings, FAIL_ON.get(args.fail_on), beside=args.keep_rendered)
@@ -694,11 +717,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args = build_parser().parse_args(default_subcommand(argv))
         _setup_logging(args)
+        _mask_log_lines()
         return COMMANDS[args.command](args)
     except EemsCheckError as exc:
         if debug:
-            traceback.print_exc()
-        _show(f"eems-check: error: {_bounded(str(exc))}", err=True)
+            _print_traceback()
+        _show(f"eems-check: error: {_bounded(_OUTPUT.mask(str(exc)))}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         print("eems-check: interrupted", file=sys.stderr)
@@ -708,9 +732,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:
         if debug:
-            traceback.print_exc()
-        _show(
-            f"eems-check: internal error: {type(exc).__name__}: {_bounded(str(exc))} (run with --debug for details)",
-            err=True,
-        )
+            _print_traceback()
+        what = _bounded(_OUTPUT.mask(str(exc)))
+        _show(f"eems-check: internal error: {type(exc).__name__}: {what} (run with --debug for details)", err=True)
         return EXIT_RUN

@@ -1,51 +1,13 @@
-"""The build normaliser: every catalogue row in every spelling, and the inputs it must refuse or flag."""
+"""The build normaliser: builds outside the catalogue, the inputs it must refuse or flag, numeric order and
+spelling (the catalogue itself: tests/test_catalogue.py)."""
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import pytest
 
-from eems_check.builds import Precision, Resolution, parse_build
+from eems_check.builds import Resolution, parse_build
 from eems_check.errors import BuildParseError
 from eems_check.ruleset import RuleSet
-
-ROWS = list(csv.DictReader((Path(__file__).parent / "fixtures" / "catalogue.tsv").open(), delimiter="\t"))
-SHORT = {"2013": "Exchange 2013", "2016": "Exchange 2016", "2019": "Exchange 2019", "SE": "Exchange SE"}
-
-
-def long_form(build: str) -> str:
-    a, b, c, d = (int(x) for x in build.split("."))
-    return f"{a}.{b:02d}.{c:04d}.{d:03d}"  # written out here so the test does not trust ParsedBuild.long
-
-
-def test_catalogue_fixture_covers_enough_rows() -> None:
-    assert len(ROWS) >= 150
-
-
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r['product']}-{r['label']}-{r['build']}")
-@pytest.mark.parametrize("spelling", ["short", "long", "noisy"])
-def test_every_catalogue_build_resolves_exactly_in_every_spelling(
-    ruleset: RuleSet, row: dict[str, str], spelling: str
-) -> None:
-    text = {"short": row["build"], "long": long_form(row["build"]), "noisy": f"\ufeff  V{row['build']}\r\n"}[spelling]
-    resolved = ruleset.catalogue.resolve(parse_build(text))
-    assert resolved.resolution is Resolution.EXACT
-    assert resolved.name == f"{SHORT[row['product']]} {row['label']}"
-    assert resolved.entry is not None and resolved.entry.released_text == row["released"]
-
-
-@pytest.mark.parametrize(
-    "row", [r for r in ROWS if r["kind"] in ("CU", "RTM")], ids=lambda r: f"{r['product']}-{r['label']}"
-)
-def test_admin_display_version_resolves_to_the_cu_without_su_level(ruleset: RuleSet, row: dict[str, str]) -> None:
-    major, minor, build, rev = row["build"].split(".")
-    resolved = ruleset.catalogue.resolve(parse_build(f"Version {major}.{minor} (Build {build}.{rev})"))
-    assert resolved.resolution is Resolution.CU_ONLY
-    assert resolved.parsed.precision is Precision.CU
-    assert resolved.branch is not None and resolved.branch.cu == row["label"]
-    assert resolved.name == f"{SHORT[row['product']]} {row['label']} (SU level unknown)"
 
 
 @pytest.mark.parametrize(

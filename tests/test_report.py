@@ -76,8 +76,47 @@ def test_hostile_strings_are_escaped_everywhere(ruleset: RuleSet) -> None:
     assert "<img src=x" not in html
     assert "R&amp;D" in html and "&#34;quoted&#34;" in html
     assert "A" * 5000 in html  # long values are kept whole, not cut mid-entity
-    csv_text = render(ruleset, hostile, Format.CSV)
-    assert "\n=HYPERLINK" not in csv_text and ",=" not in csv_text
+
+
+# What a spreadsheet runs as a formula when a cell starts with it (OWASP, "CSV Injection").
+FORMULA_LEADS = ["=", "+", "-", "@", "\t", "\r"]
+FORMULA_CELLS = FIXTURES / "inventories" / "formula-cells.json"
+# CSV column -> the inventory field it shows; each holds a formula-led value in the fixture.
+INVENTORY_TEXT_COLUMNS = {
+    "server": "name",
+    "fqdn": "fqdn",
+    "site": "site",
+    "roles": "roles",
+    "http_version": "http_version",
+}
+
+
+def csv_rows(ruleset: RuleSet, inventory: Path) -> list[dict[str, str]]:
+    # newline="" keeps a carriage return inside a quoted cell, as a spreadsheet reads it
+    return list(csv.DictReader(io.StringIO(render(ruleset, inventory, Format.CSV), newline="")))
+
+
+@pytest.mark.parametrize("lead", FORMULA_LEADS, ids=repr)
+def test_csv_cell_that_would_start_a_formula_is_opened_with_a_quote(ruleset: RuleSet, lead: str) -> None:
+    servers = json.loads(FORMULA_CELLS.read_text(encoding="utf-8"))["servers"]
+    planted = next(s for s in servers if s["name"].startswith(lead))
+    row = next(r for r in csv_rows(ruleset, FORMULA_CELLS) if r["server"].endswith(planted["name"]))
+    for column, field in INVENTORY_TEXT_COLUMNS.items():
+        value = planted[field][0] if field == "roles" else planted[field]
+        assert row[column] == "'" + value, column
+
+
+@pytest.mark.parametrize(
+    "inventory",
+    [FORMULA_CELLS, FIXTURES / "inventories" / "hostile.json", SAMPLE],
+    ids=["formula-cells", "hostile", "sample"],
+)
+def test_no_csv_cell_starts_with_a_formula_character(ruleset: RuleSet, inventory: Path) -> None:
+    rows = csv_rows(ruleset, inventory)
+    assert rows
+    for row in rows:
+        for column, cell in row.items():
+            assert not cell.startswith(tuple(FORMULA_LEADS)), (column, cell)
 
 
 @pytest.mark.parametrize("inventory", [SAMPLE, FIXTURES / "inventories" / "hostile.json"], ids=["sample", "hostile"])
@@ -132,6 +171,16 @@ def test_servers_that_cannot_receive_mitigations_come_first_even_when_another_is
         ("B-TOO-OLD", "no", "error"),
         ("A-UNREACHABLE", "unknown", "critical"),
     ]
+
+
+def test_among_servers_with_other_problems_the_worst_comes_first(ruleset: RuleSet) -> None:
+    # A-WARN: SE Aug26SU, one update behind (warning); B-ERR: 2019 CU15 past its last ESU period (error); both
+    # still receive mitigations. C-FINE: SE Sep26SUv2, nothing to fix. Names sort the other way on purpose.
+    inventory = read_inventory(FIXTURES / "inventories" / "other-problems.json")
+    report = evaluate(inventory, ruleset, today=TODAY, generated_at=GENERATED)
+    assert [s.server.name for s in report.servers] == ["B-ERR", "A-WARN", "C-FINE"]
+    rows = csv_rows(ruleset, FIXTURES / "inventories" / "other-problems.json")
+    assert [r["server"] for r in rows] == ["B-ERR", "A-WARN", "C-FINE"]
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,<script>x</script>", "JAVASCRIPT:x", "//evil"])

@@ -55,6 +55,9 @@ def test_build_rules_decide_per_cu_line(ruleset: RuleSet, case: dict[str, Any]) 
     assert finding.verdict is Verdict(case["verdict"]), finding.message
     if "severity" in case:
         assert finding.severity is Severity(case["severity"])
+    if "evidence" in case:
+        expected = case["evidence"]
+        assert (any(expected in e for e in finding.evidence) if expected else finding.evidence == ()), finding.evidence
 
 
 HEALTHY = ServerRecord(

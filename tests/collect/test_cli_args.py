@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 
@@ -30,10 +31,12 @@ def _options(argv: list[str], environ: Mapping[str, str] | None = None, tty: boo
     return options_from_args(_parser().parse_args(argv), environ or {}, stdin)
 
 
-def test_flags_become_options() -> None:
+def test_flags_become_options(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"  # --ca-bundle must name a regular file
+    ca.write_text("-----BEGIN CERTIFICATE-----\n", encoding="ascii")
     opts = _options(["--discovery-server", "ex01.contoso.lab", "--server", "EX01", "--server", "EX02",
                      "--site", "Amsterdam", "--role", "Mailbox", "--auth", "ntlm", "--username", "CONTOSO\\scan",
-                     "--https", "--exchange-port", "8443", "--ca-bundle", "/etc/ca.pem", "--parallel", "4",
+                     "--https", "--exchange-port", "8443", "--ca-bundle", str(ca), "--parallel", "4",
                      "--connect-timeout", "3", "--operation-timeout", "15", "--server-timeout", "60",
                      "--probe-ocs", "--get-mitigations", "--max-events", "5", "--event-days", "7",
                      "--max-log-lines", "9", "--resolve", "EX01.contoso.lab=127.0.10.1"],
@@ -47,7 +50,7 @@ def test_flags_become_options() -> None:
     assert (opts.parallel, opts.connect_timeout, opts.operation_timeout, opts.server_timeout) == (4, 3.0, 15, 60.0)
     assert (opts.probe_ocs, opts.run_get_mitigations) == (True, True)
     assert (opts.bounds.max_events, opts.bounds.event_days, opts.bounds.max_log_lines) == (5, 7, 9)
-    assert opts.credentials().cert_validation == "/etc/ca.pem"
+    assert opts.credentials().cert_validation == str(ca)
     assert opts.credentials(delegate=True).delegate is False  # NTLM cannot delegate
 
 

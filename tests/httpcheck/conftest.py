@@ -22,7 +22,7 @@ os.environ.setdefault("NO_PROXY", "127.0.0.0/8,localhost")
 @pytest.fixture(scope="session")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, str, str]:
     """(server context, CA file that signed it, CA file of an unrelated CA) for every FQDN of the org."""
-    trustme = pytest.importorskip("trustme")
+    import trustme  # a test dependency: missing, the TLS tests fail rather than skip
     ca, stranger = trustme.CA(), trustme.CA()
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(*[s.fqdn.lower() for s in load_org(ORG).servers]).configure_cert(ctx)

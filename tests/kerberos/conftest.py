@@ -8,8 +8,8 @@ a load-balanced namespace whose key the servers share (an Alternate Service Acco
 exists in the KDC but in no keytab.
 
 The KDC and the environment (KRB5_CONFIG, KRB5CCNAME pointing into the temp dir) live for this package only and
-are undone after it, so no other test sees this realm; the lab lives for one module. The tests are skipped only
-when the MIT programs are missing, or python-gssapi outside CI; in CI (which installs both) that is a failure.
+are undone after it, so no other test sees this realm; the lab lives for one module. The tests are skipped when the
+MIT programs or python-gssapi are missing, except in CI (which installs both), where that is a failure.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pytest
 from eems_check.collect import ScanOptions
 from eems_check.lab import LabOrg, LabOrgSpec, load_org
 
+from ..conftest import missing_in_ci
 from .kdc import MiniKdc, find_tools
 
 DEMO = Path(__file__).parents[2] / "eems_check" / "lab" / "orgs" / "demo.yaml"
@@ -55,15 +56,12 @@ def demo_spec() -> LabOrgSpec:
 def kdc(tmp_path_factory: pytest.TempPathFactory, demo_spec: LabOrgSpec) -> Iterator[MiniKdc]:
     tools = find_tools()
     if isinstance(tools, str):
-        pytest.skip(tools)
+        missing_in_ci(tools)
     try:
         import gssapi  # noqa: F401
         import krb5  # noqa: F401
     except ImportError as exc:  # pragma: no cover - CI installs them
-        message = f"Kerberos tests need python-gssapi and krb5 (pip install -e '.[test,kerberos]'): {exc}"
-        if os.environ.get("CI"):  # .ci/run installs the extra: there, a missing library is a failure
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_in_ci(f"Kerberos tests need python-gssapi and krb5 (pip install -e '.[test,kerberos]'): {exc}")
     directory = tmp_path_factory.mktemp("kdc")
     patch = pytest.MonkeyPatch()
     with MiniKdc(directory, tools, dns_domains=(demo_spec.domain,)) as realm:

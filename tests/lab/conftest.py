@@ -54,7 +54,7 @@ def start_fixture_lab(name: str, **kwargs: Any) -> LabOrg:
 @pytest.fixture(scope="session")
 def tls_material(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, str]:
     """A throw-away CA and a server certificate for every lab FQDN; returns (server context, CA file)."""
-    trustme = pytest.importorskip("trustme")
+    import trustme  # a test dependency: missing, the TLS tests fail rather than skip
     ca = trustme.CA()
     names = [
         "ex01.contoso.lab",

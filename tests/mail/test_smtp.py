@@ -275,6 +275,15 @@ def test_the_password_never_reaches_the_log(smtp_server: ServerFactory, caplog: 
     assert "retrying" in caplog.text
 
 
+@pytest.mark.parametrize("secret", SECRETS, ids=["plain", "base64", "auth-plain-base64"])
+def test_a_server_reply_that_echoes_the_password_is_masked(smtp_server: ServerFactory, secret: str) -> None:
+    server = smtp_server(recorder=Recorder(data_replies=[f"554 5.7.1 message refused for {secret}"]))
+    with pytest.raises(MailError) as info:
+        send(message(), server.settings)
+    assert_one_line_without_secrets(info.value)
+    assert "554 5.7.1 message refused for ***" in str(info.value)
+
+
 def test_settings_repr_hides_the_password(smtp_server: ServerFactory) -> None:
     settings = smtp_server().settings
     assert PASSWORD not in repr(settings) and PASSWORD not in str(settings)

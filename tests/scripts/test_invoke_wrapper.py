@@ -17,10 +17,6 @@ from eems_check.collect.cli_args import PASSWORD_ENV
 from .conftest import Evaluated
 from .pwsh import INVOKE, ROOT, help_sections, load
 
-# Being added concurrently to `eems-check scan`; until then the test says so instead of failing.
-MAIL_FLAGS = {"--mail-to", "--mail-from", "--smtp-host", "--smtp-port", "--smtp-security", "--smtp-user",
-              "--smtp-password-env", "--alerts-only", "--config"}
-MAIL_PENDING = "mail flag not yet in `eems-check scan` (being added concurrently); the wrapper already passes it"
 SMTP_PASSWORD_ENV = "EEMS_CHECK_SMTP_PASSWORD"
 
 
@@ -66,10 +62,7 @@ def test_the_wrapper_passes_flags_at_all() -> None:
 
 @pytest.mark.parametrize("flag", wrapper_flags())
 def test_each_flag_the_wrapper_passes_exists_in_eems_check_scan(flag: str) -> None:
-    if flag not in cli_options():
-        if flag in MAIL_FLAGS:
-            pytest.xfail(f"{flag}: {MAIL_PENDING}")
-        pytest.fail(f"Invoke-EemsCheck.ps1 passes {flag}, which `eems-check scan` does not know")
+    assert flag in cli_options(), f"Invoke-EemsCheck.ps1 passes {flag}, which `eems-check scan` does not know"
 
 
 @pytest.mark.parametrize(("parameter", "flag"), [
@@ -78,11 +71,7 @@ def test_each_flag_the_wrapper_passes_exists_in_eems_check_scan(flag: str) -> No
     ("SmtpSecurity", "--smtp-security"),
 ])
 def test_each_validateset_value_lowercased_is_a_choice_of_the_cli(parameter: str, flag: str) -> None:
-    options = cli_options()
-    if flag not in options:
-        assert flag in MAIL_FLAGS
-        pytest.xfail(f"{flag}: {MAIL_PENDING}")
-    choices = options[flag]
+    choices = cli_options()[flag]
     assert choices, f"{flag} has no choices in --help"
     assert sorted({v.lower() for v in validate_set(parameter)} - choices) == []
 
@@ -90,10 +79,9 @@ def test_each_validateset_value_lowercased_is_a_choice_of_the_cli(parameter: str
 def test_password_variable_names_match_the_cli() -> None:
     source = INVOKE.read_text()
     assert f"'{PASSWORD_ENV}'" in source and f"'{SMTP_PASSWORD_ENV}'" in source
+    # the wrapper relies on the default of --smtp-password-env and never passes the flag
     match = re.search(r"--smtp-password-env VAR\s+(.*?)(?=\n  -|\Z)", scan_help(), re.DOTALL)
-    if match is None:
-        pytest.xfail("--smtp-password-env not yet in `eems-check scan` (being added concurrently); the wrapper relies "
-                     f"on its default {SMTP_PASSWORD_ENV} and never passes the flag")
+    assert match, "`eems-check scan --help` has no --smtp-password-env"
     assert SMTP_PASSWORD_ENV in match.group(1)
 
 
