@@ -585,3 +585,46 @@ def test_screenshot_is_written(
     tab.page.screenshot(path=str(path), full_page=True, clip=clip, animations="disabled")
     assert path.stat().st_size > 10_000
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_printed_overview_names_its_columns_again_on_every_page(browser: Any, tmp_path: Any) -> None:
+    # Chromium repeats a table's header on each printed page; with the sort buttons JavaScript wraps the column
+    # names in, that repeated header printed empty. Read back from the PDF (poppler's pdftotext), page by page.
+    import datetime as dt
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from eems_check.evaluate import evaluate
+    from eems_check.inventory import inventory_from_document
+    from eems_check.render.html_report import HtmlRenderer
+    from eems_check.ruleset import load_ruleset
+
+    from ..conftest import missing_in_ci
+
+    pdftotext = shutil.which("pdftotext") or missing_in_ci("pdftotext (Debian's poppler-utils) is not installed")
+    sample = Path(__file__).parents[2] / "eems_check" / "data" / "sample-inventory.json"
+    doc = json.loads(sample.read_text(encoding="utf-8"))
+    servers = [{**s, "name": f"{s['name']}-{i:02d}", "fqdn": None} for i in range(6) for s in doc["servers"]]
+    doc["servers"] = servers
+    inventory = inventory_from_document(doc, "sample x6")
+    now = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.timezone.utc)
+    report = evaluate(inventory, load_ruleset(), today=now.date(), generated_at=now)
+    html = tmp_path / "report.html"
+    html.write_text(HtmlRenderer().render(report), encoding="utf-8")
+    context = browser.new_context(java_script_enabled=True)
+    try:
+        page = context.new_page()
+        page.goto(html.as_uri())
+        page.emulate_media(media="print")
+        page.pdf(path=str(tmp_path / "report.pdf"), format="A4", landscape=True, print_background=True)
+    finally:
+        context.close()
+    text = subprocess.run([pdftotext, "-layout", str(tmp_path / "report.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    pages = text.split("\f")
+    first = next(i for i, p in enumerate(pages) if "Servers overview" in p)
+    last = next(i for i, p in enumerate(pages) if "Server details" in p)
+    assert last - first >= 2  # the overview runs over several pages
+    assert [i for i in range(first, last + 1) if "Receives new" not in pages[i]] == []
